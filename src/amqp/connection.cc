@@ -1,0 +1,365 @@
+// Connection: socket I/O, framing, frame routing and the turning of errors into closes.
+// The connection-class methods are in connection_methods.cc, timers in connection_timers.cc.
+
+#include "amqp/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+#include "amqp/connection_registry.h"
+#include "amqp/logger.h"
+#include "amqp/reply_code.h"
+#include "common/assert.h"
+
+namespace sluice::amqp {
+namespace {
+
+constexpr std::uint8_t kProtocolHeader[8] = {'A', 'M', 'Q', 'P', 0, 0, 9, 1};
+constexpr std::size_t kInitialReadBuffer = 32 * 1024;
+constexpr std::size_t kMinReadSpace = 4096;
+
+std::string connection_name(const net::Stream& stream) {
+  return net::to_string(stream.remote_endpoint()) + " -> " +
+         net::to_string(stream.local_endpoint());
+}
+
+}  // namespace
+
+std::string_view Connection::state_name(State state) {
+  switch (state) {
+    case State::AwaitingHeader: return "awaiting-header";
+    case State::AwaitingStartOk: return "starting";
+    case State::AwaitingTuneOk: return "tuning";
+    case State::AwaitingOpen: return "opening";
+    case State::Open: return "running";
+    case State::Closing: return "closing";
+    case State::Closed: return "closed";
+  }
+  return "unknown";
+}
+
+Connection::Connection(std::unique_ptr<net::Stream> stream, const ConnectionContext& context,
+                       std::uint64_t id)
+    : stream_(std::move(stream)),
+      context_(context),
+      id_(id),
+      name_(connection_name(*stream_)),
+      peer_is_loopback_(net::is_loopback(stream_->remote_endpoint().address())),
+      handshake_timer_(stream_->executor()),
+      heartbeat_timer_(stream_->executor()),
+      close_timer_(stream_->executor()) {}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  started_at_ = last_received_ = last_sent_ = std::chrono::steady_clock::now();
+  context_.registry->add(id_, weak_from_this());
+  logger()->debug("conn={} accepted connection {}", id_, name_);
+  arm_handshake_timer();
+  in_.resize(kInitialReadBuffer);
+  read_more();
+}
+
+void Connection::shutdown(std::string reason) {
+  asio::post(stream_->executor(), [self = shared_from_this(), reason = std::move(reason)] {
+    if (self->state_ == State::Closed) return;
+    if (self->state_ == State::Closing) return;
+    if (self->state_ == State::AwaitingHeader) {
+      self->teardown("broker shutdown");
+      return;
+    }
+    self->start_closing(static_cast<std::uint16_t>(ReplyCode::ConnectionForced),
+                        reply_text(ReplyCode::ConnectionForced,
+                                   fmt::format("broker forced connection closure with reason "
+                                               "'{}'",
+                                               reason)),
+                        0, 0);
+    self->flush();
+  });
+}
+
+// --- Input ------------------------------------------------------------------------------
+
+void Connection::read_more() {
+  // Make room: compact what is unparsed to the front, then grow if a frame needs it.
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+  } else if (in_.size() - in_end_ < kMinReadSpace) {
+    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  std::size_t wanted = in_end_ + kMinReadSpace;
+  if (in_end_ - in_begin_ >= kFrameHeaderSize) {
+    // The size of the frame in progress was checked against frame_max by parse_frame.
+    const std::uint8_t* h = in_.data() + in_begin_;
+    const std::size_t payload = (std::size_t{h[3]} << 24) | (std::size_t{h[4]} << 16) |
+                                (std::size_t{h[5]} << 8) | std::size_t{h[6]};
+    wanted = std::max(wanted, in_begin_ + payload + kFrameOverhead);
+  }
+  if (in_.size() < wanted) in_.resize(wanted);
+
+  stream_->async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
+}
+
+void Connection::on_read(const std::error_code& ec, std::size_t n) {
+  if (state_ == State::Closed) return;
+  if (ec) {
+    teardown(ec == asio::error::eof ? "client closed the socket"
+                                    : "socket error: " + ec.message());
+    return;
+  }
+  last_received_ = std::chrono::steady_clock::now();
+  ConnectionStats::add(stats_.recv_oct, n);
+  in_end_ += n;
+  if (discard_input_) {
+    in_begin_ = in_end_;
+  } else {
+    process_input();
+  }
+  flush();
+  if (state_ != State::Closed) read_more();
+}
+
+void Connection::process_input() {
+  if (state_ == State::AwaitingHeader && !check_protocol_header()) return;
+  while (!discard_input_ && state_ != State::Closed) {
+    const ByteSpan input(in_.data() + in_begin_, in_end_ - in_begin_);
+    FrameParse parsed = parse_frame(input, frame_max_);
+    if (parsed.status == FrameParse::Status::NeedMore) return;
+    if (parsed.status == FrameParse::Status::Failed) {
+      // The stream cannot be resynchronised after a framing error.
+      discard_input_ = true;
+      in_begin_ = in_end_;
+      fail_connection(parsed.error, 0, 0);
+      return;
+    }
+    in_begin_ += parsed.consumed;
+    ConnectionStats::add(stats_.recv_frames, 1);
+    auto handled = handle_frame(parsed.frame);
+    if (!handled) {
+      fail_connection(handled.error(), 0, 0);
+    }
+  }
+}
+
+// Returns true once a valid 0-9-1 header has been consumed. On anything else the server
+// answers with the header it does speak and closes, as the spec asks.
+bool Connection::check_protocol_header() {
+  const std::size_t have = std::min(in_end_ - in_begin_, sizeof(kProtocolHeader));
+  if (std::memcmp(in_.data() + in_begin_, kProtocolHeader, have) == 0) {
+    if (have < sizeof(kProtocolHeader)) return false;
+    in_begin_ += sizeof(kProtocolHeader);
+    send_start();
+    return true;
+  }
+  logger()->info("conn={} peer={} sent a bad protocol header; replying with AMQP 0-9-1", id_,
+                 name_);
+  out_.insert(out_.end(), std::begin(kProtocolHeader), std::end(kProtocolHeader));
+  discard_input_ = true;
+  in_begin_ = in_end_;
+  state_ = State::Closing;
+  close_after_flush();
+  return false;
+}
+
+// --- Output -----------------------------------------------------------------------------
+
+void Connection::send_method(std::uint16_t channel, const Method& method) {
+  logger()->trace("conn={} ch={} send {}", id_, channel,
+                  method_name(class_id_of(method), method_id_of(method)));
+  append_method_frame(out_, channel, method);
+  ConnectionStats::add(stats_.send_frames, 1);
+}
+
+void Connection::send_content(std::uint16_t channel, const Method& method,
+                              const ContentHeader& header, ByteSpan body) {
+  send_method(channel, method);
+  append_content(out_, channel, header, body, frame_max_);
+}
+
+void Connection::flush() {
+  if (write_in_flight_ || out_.empty() || state_ == State::Closed) return;
+  std::swap(out_, writing_);
+  write_in_flight_ = true;
+  last_sent_ = std::chrono::steady_clock::now();
+  ConnectionStats::add(stats_.send_oct, writing_.size());
+  stream_->async_write({asio::buffer(writing_)},
+                       [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                         self->on_written(ec);
+                       });
+}
+
+void Connection::on_written(const std::error_code& ec) {
+  write_in_flight_ = false;
+  writing_.clear();
+  if (state_ == State::Closed) return;
+  if (ec) {
+    teardown("socket error while writing: " + ec.message());
+    return;
+  }
+  if (!out_.empty()) {
+    flush();
+  } else if (close_after_flush_) {
+    linger();
+  }
+}
+
+// Closes once everything queued has been written.
+void Connection::close_after_flush() {
+  close_after_flush_ = true;
+  if (!write_in_flight_ && out_.empty()) linger();
+}
+
+// Half-closes and keeps reading until the client closes too, so our last frame is not lost to
+// a reset caused by unread input; the close timer bounds the wait.
+void Connection::linger() {
+  stream_->shutdown_send();
+  discard_input_ = true;
+  arm_close_timer(std::chrono::milliseconds(1000));
+}
+
+void Connection::teardown(std::string_view reason) {
+  if (state_ == State::Closed) return;
+  const bool was_open = user_.has_value();
+  state_ = State::Closed;
+  handshake_timer_.cancel();
+  heartbeat_timer_.cancel();
+  close_timer_.cancel();
+  stream_->close();
+  channels_.clear();
+  stats_.channels.store(0, std::memory_order_relaxed);
+  context_.registry->remove(id_);
+
+  const auto lived = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_);
+  if (was_open) {
+    logger()->info("conn={} closed connection {} user={} vhost={} duration={:.1f}s reason=\"{}\"",
+                   id_, name_, user_->name, vhost_, lived.count(), reason);
+  } else {
+    logger()->debug("conn={} closed connection {} before login, duration={:.1f}s reason=\"{}\"",
+                    id_, name_, lived.count(), reason);
+  }
+}
+
+// --- Frame routing ----------------------------------------------------------------------
+
+Result<void> Connection::handle_frame(const Frame& frame) {
+  // Once we have sent connection.close, only close and close-ok count (spec 2.2.4).
+  if (state_ == State::Closing && frame.channel != 0) return ok();
+
+  if (frame.type == FrameType::Heartbeat) {
+    if (frame.channel != 0) {
+      return amqp_error(ReplyCode::FrameError,
+                        fmt::format("heartbeat frame on channel {}", frame.channel));
+    }
+    return ok();
+  }
+  if (frame.channel != 0) {
+    if (state_ != State::Open) {
+      return amqp_error(ReplyCode::UnexpectedFrame,
+                        fmt::format("frame on channel {} in connection state {}", frame.channel,
+                                    state_name(state_)));
+    }
+    return handle_channel_frame(frame);
+  }
+  if (frame.type != FrameType::Method) {
+    return amqp_error(ReplyCode::UnexpectedFrame,
+                      fmt::format("content frame of type {} on channel 0",
+                                  static_cast<int>(frame.type)));
+  }
+  auto decoded = decode_method(frame.payload);
+  if (!decoded) return decoded.error();
+  return handle_connection_method(*decoded);
+}
+
+Result<void> Connection::handle_channel_frame(const Frame& frame) {
+  const std::uint16_t id = frame.channel;
+  Channel* channel = id < channels_.size() ? channels_[id].get() : nullptr;
+  if (channel == nullptr) {
+    if (frame.type != FrameType::Method) {
+      return amqp_error(ReplyCode::ChannelError,
+                        fmt::format("expected 'channel.open' on channel {}", id));
+    }
+    auto decoded = decode_method(frame.payload);
+    if (!decoded) return decoded.error();
+    return open_channel(id, *decoded);
+  }
+
+  auto handled = channel->handle_frame(frame);
+  if (!handled) {
+    const auto code = static_cast<ReplyCode>(handled.error().code.value());
+    if (handled.error().code.category() != amqp_category() || is_hard_error(code)) {
+      fail_connection(handled.error(), channel->failing_class_id(),
+                      channel->failing_method_id());
+      return ok();
+    }
+    fail_channel(*channel, handled.error());
+  }
+  if (channel->finished()) {
+    channels_[id].reset();
+    --open_channels_;
+    stats_.channels.store(static_cast<std::uint32_t>(open_channels_), std::memory_order_relaxed);
+    logger()->debug("conn={} ch={} closed", id_, id);
+  }
+  return ok();
+}
+
+Result<void> Connection::open_channel(std::uint16_t id, const Method& method) {
+  if (!std::holds_alternative<method::ChannelOpen>(method)) {
+    return amqp_error(ReplyCode::ChannelError,
+                      fmt::format("expected 'channel.open' on channel {}, got {}", id,
+                                  method_name(class_id_of(method), method_id_of(method))));
+  }
+  if (id > channel_max_) {
+    return amqp_error(ReplyCode::NotAllowed,
+                      fmt::format("channel {} exceeds the negotiated channel_max {}", id,
+                                  channel_max_));
+  }
+  channels_[id] = std::make_unique<Channel>(*this, id);
+  ++open_channels_;
+  stats_.channels.store(static_cast<std::uint32_t>(open_channels_), std::memory_order_relaxed);
+  send_method(id, method::ChannelOpenOk{});
+  logger()->debug("conn={} ch={} opened", id_, id);
+  return ok();
+}
+
+// --- Errors -----------------------------------------------------------------------------
+
+void Connection::fail_channel(Channel& channel, const Error& error) {
+  logger()->debug("conn={} ch={} channel error: {}", id_, channel.id(),
+                  reply_text(static_cast<ReplyCode>(error.code.value()), error.detail));
+  channel.close_with_error(error);
+}
+
+void Connection::fail_connection(const Error& error, std::uint16_t class_id,
+                                 std::uint16_t method_id) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  // Errors from other subsystems that reach this point are our bugs, not the client's.
+  const ReplyCode code = error.code.category() == amqp_category()
+                             ? static_cast<ReplyCode>(error.code.value())
+                             : ReplyCode::InternalError;
+  std::string text = reply_text(code, error.detail);
+  // TODO: rate-limit this line; a client can trigger it at will by reconnecting.
+  logger()->warn("conn={} peer={} closing connection: {}", id_, name_, text);
+  start_closing(static_cast<std::uint16_t>(code), std::move(text), class_id, method_id);
+}
+
+void Connection::start_closing(std::uint16_t code, std::string text, std::uint16_t class_id,
+                               std::uint16_t method_id) {
+  send_method(0, method::ConnectionClose{.reply_code = code,
+                                         .reply_text = std::move(text),
+                                         .class_id = class_id,
+                                         .method_id = method_id});
+  state_ = State::Closing;
+  handshake_timer_.cancel();
+  arm_close_timer(std::chrono::duration_cast<std::chrono::milliseconds>(limits().close_timeout));
+}
+
+}  // namespace sluice::amqp

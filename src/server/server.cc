@@ -1,0 +1,101 @@
+#include "server/server.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/logging.h"
+#include "net/stream.h"
+
+namespace sluice::server {
+namespace {
+
+spdlog::logger& logger() {
+  static const auto instance = log::get("server");
+  return *instance;
+}
+
+std::size_t io_threads(const config::Config& c) {
+  if (c.io_threads != 0) return c.io_threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+amqp::Limits amqp_limits(const config::Config& c) {
+  amqp::Limits limits;
+  limits.channel_max = static_cast<std::uint16_t>(c.channel_max);
+  limits.frame_max = c.frame_max;
+  limits.heartbeat_seconds = static_cast<std::uint16_t>(c.heartbeat);
+  limits.handshake_timeout = std::chrono::seconds(c.handshake_timeout);
+  limits.max_message_size = c.max_message_size;
+  return limits;
+}
+
+}  // namespace
+
+Server::Server(config::Config config)
+    : config_(std::move(config)),
+      pool_(io_threads(config_)),
+      access_(config_.default_user, config_.default_pass) {
+  amqp_context_.limits = amqp_limits(config_);
+  amqp_context_.access = &access_;
+  amqp_context_.registry = &registry_;
+}
+
+Server::~Server() { stop(); }
+
+Result<void> Server::start() {
+  logger().info("starting sluice {} pid={} io_threads={}", SLUICE_VERSION, ::getpid(),
+                pool_.size());
+  if (!config_.config_file.empty()) logger().info("config file {}", config_.config_file);
+  if (auto opened = data_dir_.open(config_.data_dir); !opened) return opened;
+  logger().info("data directory {}", data_dir_.path());
+  logger().info("limits {}", config::describe_limits(config_));
+
+  amqp_listener_ = std::make_unique<net::Listener>("amqp", pool_);
+  if (auto opened = amqp_listener_->open(config_.bind, config_.amqp_port); !opened) {
+    return opened;
+  }
+  amqp_listener_->start([this](asio::ip::tcp::socket s) { on_accept(std::move(s)); });
+  logger().info("listening for amqp on {}", net::to_string(amqp_listener_->local_endpoint()));
+  // TODO: the management HTTP API, UI and Prometheus endpoint are their own work item; the
+  // port is validated now so configurations written today keep working.
+  logger().info("management http api on port {} is not available in this version",
+                config_.http_port);
+
+  pool_.start();
+  running_ = true;
+  logger().info("server ready");
+  return ok();
+}
+
+void Server::on_accept(asio::ip::tcp::socket socket) {
+  const auto id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
+  auto connection = std::make_shared<amqp::Connection>(net::make_tcp_stream(std::move(socket)),
+                                                       amqp_context_, id);
+  connection->start();
+}
+
+void Server::stop() {
+  if (!running_) return;
+  running_ = false;
+  amqp_listener_->close();
+
+  auto connections = registry_.snapshot();
+  logger().info("shutting down, closing {} client connection(s)", connections.size());
+  for (auto& c : connections) c->shutdown("shutdown");
+  connections.clear();
+
+  // Give clients the close timeout to answer close-ok, then stop regardless.
+  const auto deadline = std::chrono::steady_clock::now() + amqp_context_.limits.close_timeout +
+                        std::chrono::milliseconds(500);
+  while (registry_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (const auto left = registry_.size(); left > 0) {
+    logger().warn("{} connection(s) did not close in time; dropping them", left);
+  }
+  pool_.stop();
+  logger().info("stopped");
+}
+
+}  // namespace sluice::server

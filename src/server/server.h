@@ -1,0 +1,48 @@
+#pragma once
+
+// Server: wires the subsystems together, owns the event loops and listeners, and runs
+// start-up and shutdown. Created and driven by main() on the main thread.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "amqp/connection.h"
+#include "amqp/connection_registry.h"
+#include "auth/access_control.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "net/io_pool.h"
+#include "net/listener.h"
+#include "server/data_dir.h"
+
+namespace sluice::server {
+
+class Server {
+ public:
+  explicit Server(config::Config config);
+  ~Server();
+
+  // Prepares the data directory, binds the listeners and starts the event loops. The error
+  // says what failed and where (a port in use, a data directory that cannot be written).
+  Result<void> start();
+
+  // Sends every client connection.close 320 CONNECTION_FORCED, waits (bounded) for them to
+  // go, then stops the loops. Idempotent.
+  void stop();
+
+ private:
+  void on_accept(asio::ip::tcp::socket socket);
+
+  config::Config config_;
+  net::IoPool pool_;
+  auth::AccessControl access_;
+  amqp::ConnectionRegistry registry_;
+  amqp::ConnectionContext amqp_context_;
+  DataDir data_dir_;
+  std::unique_ptr<net::Listener> amqp_listener_;
+  std::atomic<std::uint64_t> next_connection_id_{1};
+  bool running_ = false;
+};
+
+}  // namespace sluice::server
