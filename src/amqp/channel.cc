@@ -1,22 +1,32 @@
+// Channel: frames, content assembly, dispatch by class, the channel class itself, close.
+
 #include "amqp/channel.h"
 
 #include <fmt/format.h>
 
+#include "amqp/broker_errors.h"
 #include "amqp/connection.h"
+#include "amqp/logger.h"
 #include "amqp/reply_code.h"
-#include "common/logging.h"
+#include "broker/broker.h"
 
 namespace sluice::amqp {
-namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-
-}  // namespace
 
 Channel::Channel(Connection& connection, std::uint16_t id) : connection_(connection), id_(id) {}
+
+Channel::~Channel() { release(); }
+
+broker::VirtualHost& Channel::vhost() const { return *connection_.vhost(); }
+broker::Broker& Channel::broker() const { return *connection_.broker(); }
+const broker::Actor& Channel::actor() const { return connection_.actor(); }
+
+Result<std::string> Channel::queue_name(const std::string& name) const {
+  if (!name.empty()) return name;
+  if (last_queue_.empty()) {
+    return amqp_error(ReplyCode::NotFound, "no previously declared queue");
+  }
+  return last_queue_;
+}
 
 Result<void> Channel::handle_frame(const Frame& frame) {
   switch (frame.type) {
@@ -55,7 +65,8 @@ Result<void> Channel::handle_method(const Frame& frame) {
                                   id_, method_name(current_class_id_, current_method_id_)));
   }
   if (method_has_content(current_class_id_, current_method_id_)) {
-    pending_.emplace(PendingContent{method, std::nullopt, {}});
+    if (!std::holds_alternative<method::BasicPublish>(method)) return unimplemented();
+    pending_.emplace(PendingContent{method, std::nullopt, {}, {}});
     return ok();
   }
   return dispatch(method);
@@ -82,13 +93,12 @@ Result<void> Channel::handle_content_header(const Frame& frame) {
                                   header->body_size, max));
   }
   pending_->body.reserve(header->body_size);
+  pending_->encoded_header.assign(frame.payload.begin(), frame.payload.end());
   pending_->header = std::move(*header);
-  if (pending_->header->body_size == 0) {
-    PendingContent content = std::move(*pending_);
-    pending_.reset();
-    return dispatch_content(std::move(content));
-  }
-  return ok();
+  if (pending_->header->body_size > 0) return ok();
+  PendingContent content = std::move(*pending_);
+  pending_.reset();
+  return publish(std::move(content));
 }
 
 Result<void> Channel::handle_content_body(const Frame& frame) {
@@ -107,13 +117,24 @@ Result<void> Channel::handle_content_body(const Frame& frame) {
   if (pending_->body.size() < expected) return ok();
   PendingContent content = std::move(*pending_);
   pending_.reset();
-  return dispatch_content(std::move(content));
+  return publish(std::move(content));
+}
+
+Result<void> Channel::unimplemented() const {
+  // RabbitMQ's answer to a method a client has no business sending (basic.deliver, ...).
+  return amqp_error(ReplyCode::CommandInvalid,
+                    fmt::format("unimplemented method {}",
+                                method_name(current_class_id_, current_method_id_)));
 }
 
 Result<void> Channel::dispatch(const Method& method) {
   switch (current_class_id_) {
-    case method::ChannelOpen::kClassId:
-      return on_channel_method(method);
+    case method::ChannelOpen::kClassId: return on_channel_method(method);
+    case method::ExchangeDeclare::kClassId: return on_exchange_method(method);
+    case method::QueueDeclare::kClassId: return on_queue_method(method);
+    case method::BasicQos::kClassId: return on_basic_method(method);
+    case method::TxSelect::kClassId: return on_tx_method(method);
+    case method::ConfirmSelect::kClassId: return on_confirm_method(method);
     case method::AccessRequest::kClassId:
       if (std::holds_alternative<method::AccessRequest>(method)) {
         // access.request is deprecated; RabbitMQ answers it with a dummy ticket.
@@ -121,16 +142,6 @@ Result<void> Channel::dispatch(const Method& method) {
         return ok();
       }
       break;
-    case method::ExchangeDeclare::kClassId:
-    case method::QueueDeclare::kClassId:
-    case method::BasicQos::kClassId:
-    case method::TxSelect::kClassId:
-    case method::ConfirmSelect::kClassId:
-      // TODO: the broker core (exchanges, queues, consuming, confirms, tx) is its own work
-      // item; until it lands these methods are refused honestly rather than ignored.
-      return amqp_error(ReplyCode::NotImplemented,
-                        fmt::format("{} is not implemented yet",
-                                    method_name(current_class_id_, current_method_id_)));
     case method::ConnectionStart::kClassId:
       return amqp_error(ReplyCode::CommandInvalid,
                         fmt::format("{} is not allowed on channel {}",
@@ -138,56 +149,35 @@ Result<void> Channel::dispatch(const Method& method) {
     default:
       break;
   }
-  return amqp_error(ReplyCode::CommandInvalid,
-                    fmt::format("unimplemented method {}",
-                                method_name(current_class_id_, current_method_id_)));
-}
-
-Result<void> Channel::dispatch_content(PendingContent&& content) {
-  // TODO: publishing needs the broker core; until then it is refused, not dropped.
-  return amqp_error(ReplyCode::NotImplemented,
-                    fmt::format("{} is not implemented yet",
-                                method_name(class_id_of(content.method),
-                                            method_id_of(content.method))));
+  return unimplemented();
 }
 
 Result<void> Channel::on_channel_method(const Method& method) {
-  return std::visit(
-      Overloaded{
-          [&](const method::ChannelClose&) -> Result<void> {
-            connection_.send_method(id_, method::ChannelCloseOk{});
-            state_ = State::Finished;
-            return ok();
-          },
-          [&](const method::ChannelCloseOk&) -> Result<void> {
-            // Only valid in Closing, handled in handle_method.
-            return amqp_error(ReplyCode::ChannelError,
-                              fmt::format("channel.close-ok on channel {} that was not closing",
-                                          id_));
-          },
-          [&](const method::ChannelFlow& m) -> Result<void> {
-            // RabbitMQ no longer supports flow control by the client (active=false).
-            if (!m.active) {
-              return amqp_error(ReplyCode::NotImplemented, "active=false");
-            }
-            connection_.send_method(id_, method::ChannelFlowOk{.active = true});
-            return ok();
-          },
-          [&](const method::ChannelOpen&) -> Result<void> {
-            return amqp_error(ReplyCode::ChannelError,
-                              fmt::format("second 'channel.open' seen on channel {}", id_));
-          },
-          [&](const auto&) -> Result<void> {
-            return amqp_error(ReplyCode::CommandInvalid,
-                              fmt::format("unimplemented method {}",
-                                          method_name(current_class_id_, current_method_id_)));
-          },
-      },
-      method);
+  if (std::holds_alternative<method::ChannelClose>(method)) {
+    release();
+    connection_.send_method(id_, method::ChannelCloseOk{});
+    state_ = State::Finished;
+    return ok();
+  }
+  if (const auto* flow = std::get_if<method::ChannelFlow>(&method)) {
+    // RabbitMQ no longer supports flow control by the client (active=false).
+    if (!flow->active) return amqp_error(ReplyCode::NotImplemented, "active=false");
+    connection_.send_method(id_, method::ChannelFlowOk{.active = true});
+    return ok();
+  }
+  if (std::holds_alternative<method::ChannelOpen>(method)) {
+    return amqp_error(ReplyCode::ChannelError,
+                      fmt::format("second 'channel.open' seen on channel {}", id_));
+  }
+  if (std::holds_alternative<method::ChannelCloseOk>(method)) {
+    return amqp_error(ReplyCode::ChannelError,
+                      fmt::format("channel.close-ok on channel {} that was not closing", id_));
+  }
+  return unimplemented();
 }
 
 void Channel::close_with_error(const Error& error) {
-  const auto code = static_cast<ReplyCode>(error.code.value());
+  const ReplyCode code = to_reply_code(error.code);
   connection_.send_method(id_, method::ChannelClose{
                                    .reply_code = static_cast<std::uint16_t>(code),
                                    .reply_text = reply_text(code, error.detail),
@@ -195,7 +185,22 @@ void Channel::close_with_error(const Error& error) {
                                    .method_id = current_method_id_,
                                });
   pending_.reset();
+  release();
   state_ = State::Closing;
+}
+
+void Channel::release() {
+  if (released_) return;
+  released_ = true;
+  // Cancel first, so requeued messages are not handed straight back to this channel.
+  while (!consumers_.empty()) remove_consumer(*consumers_.begin()->second);
+  if (!reply_address_.empty()) {
+    broker().replies().remove(reply_address_);
+    reply_address_.clear();
+  }
+  requeue_all();
+  tx_publishes_.clear();
+  tx_settles_.clear();
 }
 
 }  // namespace sluice::amqp

@@ -9,9 +9,11 @@
 #include <asio/post.hpp>
 #include <fmt/format.h>
 
+#include "amqp/broker_errors.h"
 #include "amqp/connection_registry.h"
 #include "amqp/logger.h"
 #include "amqp/reply_code.h"
+#include "broker/broker.h"
 #include "common/assert.h"
 
 namespace sluice::amqp {
@@ -185,6 +187,20 @@ void Connection::send_content(std::uint16_t channel, const Method& method,
   append_content(out_, channel, header, body, frame_max_);
 }
 
+void Connection::send_message(std::uint16_t channel, const Method& method,
+                              const broker::Message& message) {
+  send_method(channel, method);
+  append_frame(out_, FrameType::Header, channel, message.encoded_header);
+  // TODO: large bodies are copied into the output buffer; writing them by reference with
+  // scatter/gather would save a copy per delivery.
+  const std::size_t chunk = frame_max_ == 0 ? message.body.size() : frame_max_ - kFrameOverhead;
+  for (std::size_t pos = 0; pos < message.body.size(); pos += chunk) {
+    const std::size_t n = std::min(chunk, message.body.size() - pos);
+    append_frame(out_, FrameType::Body, channel, ByteSpan(message.body).subspan(pos, n));
+  }
+  ConnectionStats::add(stats_.send_frames, 1 + (message.body.size() + chunk - 1) / chunk);
+}
+
 void Connection::flush() {
   if (write_in_flight_ || out_.empty() || state_ == State::Closed) return;
   std::swap(out_, writing_);
@@ -209,6 +225,12 @@ void Connection::on_written(const std::error_code& ec) {
     flush();
   } else if (close_after_flush_) {
     linger();
+  } else if (state_ == State::Open) {
+    // The socket drained: deliveries held back by output_congested() may flow again.
+    for (auto& channel : channels_) {
+      if (channel) channel->resume_deliveries();
+    }
+    flush();
   }
 }
 
@@ -234,8 +256,7 @@ void Connection::teardown(std::string_view reason) {
   heartbeat_timer_.cancel();
   close_timer_.cancel();
   stream_->close();
-  channels_.clear();
-  stats_.channels.store(0, std::memory_order_relaxed);
+  release_channels();
   context_.registry->remove(id_);
 
   const auto lived = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_);
@@ -246,6 +267,18 @@ void Connection::teardown(std::string_view reason) {
     logger()->debug("conn={} closed connection {} before login, duration={:.1f}s reason=\"{}\"",
                     id_, name_, lived.count(), reason);
   }
+}
+
+// Channels first (their unacked messages go back to their queues), then the exclusive
+// queues that die with the connection.
+void Connection::release_channels() {
+  for (auto& channel : channels_) {
+    if (channel) channel->release();
+  }
+  channels_.clear();
+  open_channels_ = 0;
+  stats_.channels.store(0, std::memory_order_relaxed);
+  if (vhost_ptr_ != nullptr) vhost_ptr_->connection_closed(id_);
 }
 
 // --- Frame routing ----------------------------------------------------------------------
@@ -294,8 +327,7 @@ Result<void> Connection::handle_channel_frame(const Frame& frame) {
 
   auto handled = channel->handle_frame(frame);
   if (!handled) {
-    const auto code = static_cast<ReplyCode>(handled.error().code.value());
-    if (handled.error().code.category() != amqp_category() || is_hard_error(code)) {
+    if (is_hard_error(to_reply_code(handled.error().code))) {
       fail_connection(handled.error(), channel->failing_class_id(),
                       channel->failing_method_id());
       return ok();
@@ -334,17 +366,14 @@ Result<void> Connection::open_channel(std::uint16_t id, const Method& method) {
 
 void Connection::fail_channel(Channel& channel, const Error& error) {
   logger()->debug("conn={} ch={} channel error: {}", id_, channel.id(),
-                  reply_text(static_cast<ReplyCode>(error.code.value()), error.detail));
+                  reply_text(to_reply_code(error.code), error.detail));
   channel.close_with_error(error);
 }
 
 void Connection::fail_connection(const Error& error, std::uint16_t class_id,
                                  std::uint16_t method_id) {
   if (state_ == State::Closing || state_ == State::Closed) return;
-  // Errors from other subsystems that reach this point are our bugs, not the client's.
-  const ReplyCode code = error.code.category() == amqp_category()
-                             ? static_cast<ReplyCode>(error.code.value())
-                             : ReplyCode::InternalError;
+  const ReplyCode code = to_reply_code(error.code);
   std::string text = reply_text(code, error.detail);
   // TODO: rate-limit this line; a client can trigger it at will by reconnecting.
   logger()->warn("conn={} peer={} closing connection: {}", id_, name_, text);

@@ -35,15 +35,29 @@
 #include "common/result.h"
 #include "net/stream.h"
 
+namespace sluice::broker {
+class Broker;
+class VirtualHost;
+struct Message;
+}  // namespace sluice::broker
+
 namespace sluice::amqp {
 
 class ConnectionRegistry;
 
-// Shared, immutable services every connection uses. Outlives all connections.
+// Shared services every connection uses. Outlives all connections.
 struct ConnectionContext {
   Limits limits;
   const auth::AccessControl* access = nullptr;
   ConnectionRegistry* registry = nullptr;
+  broker::Broker* broker = nullptr;  // used on the broker loop only
+};
+
+// Client capabilities (connection.start-ok client-properties) that change what we send.
+enum class ClientCapability : unsigned {
+  AuthenticationFailureClose = 1u << 0,
+  ConsumerCancelNotify = 1u << 1,
+  ConnectionBlocked = 1u << 2,
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -69,7 +83,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_method(std::uint16_t channel, const Method& method);
   void send_content(std::uint16_t channel, const Method& method, const ContentHeader& header,
                     ByteSpan body);
+  // A content-bearing method followed by a message's header and body.
+  void send_message(std::uint16_t channel, const Method& method, const broker::Message& message);
   const Limits& limits() const { return context_.limits; }
+
+  // Queued output is above the high-water mark: queues hold deliveries back until it drains,
+  // so a slow consumer costs the broker its queue, not unbounded connection buffers.
+  bool output_congested() const { return out_.size() >= kOutputHighWater; }
+
+  bool client_capability(ClientCapability c) const {
+    return (client_capabilities_ & static_cast<unsigned>(c)) != 0;
+  }
+  broker::Broker* broker() const { return context_.broker; }
+  broker::VirtualHost* vhost() const { return vhost_ptr_; }
+  const broker::Actor& actor() const { return actor_; }
 
  private:
   enum class State {
@@ -82,6 +109,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Closed,           // torn down
   };
   static std::string_view state_name(State state);
+  static constexpr std::size_t kOutputHighWater = 1 << 20;
 
   // Socket I/O and framing (connection.cc).
   void read_more();
@@ -93,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_after_flush();
   void linger();
   void teardown(std::string_view reason);
+  void release_channels();
 
   // Frame routing and error handling (connection.cc).
   Result<void> handle_frame(const Frame& frame);
@@ -145,8 +174,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Who is on the other end.
   std::optional<auth::User> user_;
   std::string vhost_;
+  broker::VirtualHost* vhost_ptr_ = nullptr;
+  broker::Actor actor_;
   std::string client_product_;
-  bool client_wants_auth_failure_close_ = false;
+  unsigned client_capabilities_ = 0;
 
   // channels_[id] for id in 1..channel_max_, null when not open.
   std::vector<std::unique_ptr<Channel>> channels_;

@@ -7,6 +7,7 @@
 #include "amqp/reply_code.h"
 #include "amqp/sasl.h"
 #include "amqp/server_properties.h"
+#include "broker/broker.h"
 
 namespace sluice::amqp {
 namespace {
@@ -91,8 +92,16 @@ Result<void> Connection::on_start_ok(const method::ConnectionStartOk& m) {
   if (auto product = table_string(props, "product")) client_product_ = std::string(*product);
   if (const FieldValue* caps = table_find(props, "capabilities")) {
     if (const auto* table = std::get_if<FieldTable>(&caps->value)) {
-      client_wants_auth_failure_close_ =
-          table_bool(*table, "authentication_failure_close").value_or(false);
+      const std::pair<const char*, ClientCapability> known[] = {
+          {"authentication_failure_close", ClientCapability::AuthenticationFailureClose},
+          {"consumer_cancel_notify", ClientCapability::ConsumerCancelNotify},
+          {"connection.blocked", ClientCapability::ConnectionBlocked},
+      };
+      for (const auto& [key, capability] : known) {
+        if (table_bool(*table, key).value_or(false)) {
+          client_capabilities_ |= static_cast<unsigned>(capability);
+        }
+      }
     }
   }
 
@@ -118,7 +127,7 @@ Result<void> Connection::on_start_ok(const method::ConnectionStartOk& m) {
 Result<void> Connection::refuse_login(const Error& error, std::string_view mechanism) {
   // TODO: rate-limit; a client can trigger this line at will.
   logger()->warn("conn={} peer={} login refused: {}", id_, name_, error.detail);
-  if (!client_wants_auth_failure_close_) {
+  if (!client_capability(ClientCapability::AuthenticationFailureClose)) {
     teardown("login refused");
     return ok();
   }
@@ -151,7 +160,12 @@ Result<void> Connection::on_open(const method::ConnectionOpen& m) {
   if (auto allowed = context_.access->check_vhost(*user_, m.virtual_host); !allowed) {
     return amqp_error(ReplyCode::NotAllowed, allowed.error().detail);
   }
+  vhost_ptr_ = context_.broker->vhost(m.virtual_host);
+  if (vhost_ptr_ == nullptr) {
+    return amqp_error(ReplyCode::NotAllowed, fmt::format("vhost {} not found", m.virtual_host));
+  }
   vhost_ = m.virtual_host;
+  actor_ = broker::Actor{user_->name, id_};
   state_ = State::Open;
   handshake_timer_.cancel();
   send_method(0, method::ConnectionOpenOk{});

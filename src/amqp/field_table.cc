@@ -17,6 +17,9 @@ template <class... Fs>
 struct Overloaded : Fs... {
   using Fs::operator()...;
 };
+// Clang 14 lacks class template argument deduction for aggregates.
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
 
 Error truncated(std::string_view what) {
   return amqp_error(ReplyCode::FrameError, fmt::format("truncated {}", what));
@@ -32,9 +35,9 @@ Result<void> read_sized(ByteReader& in, std::string_view what, ByteSpan& body) {
   std::uint32_t size = 0;
   if (!in.read_u32(size)) return truncated(fmt::format("{} length", what));
   if (!in.read_span(size, body)) {
-    return amqp_error(ReplyCode::FrameError,
-                      fmt::format("{} length {} exceeds the {} bytes remaining", what, size,
-                                  in.remaining()));
+    return amqp_error(
+        ReplyCode::FrameError,
+        fmt::format("{} length {} exceeds the {} bytes remaining", what, size, in.remaining()));
   }
   return ok();
 }
@@ -64,8 +67,10 @@ bool read_scalar(ByteReader& in, FieldValue& out) {
   return true;
 }
 
-// Values whose size is fixed by their tag. Returns false if the tag is not one of them.
+// Numbers: the integer and floating-point tags. Returns false for any other tag.
 bool read_fixed(std::uint8_t tag, ByteReader& in, FieldValue& out, bool& read_ok) {
+  // One line per tag reads as the table it is.
+  // clang-format off
   switch (tag) {
     case 'b': read_ok = read_scalar<std::int8_t>(in, out); return true;
     case 'B': read_ok = read_scalar<std::uint8_t>(in, out); return true;
@@ -78,9 +83,10 @@ bool read_fixed(std::uint8_t tag, ByteReader& in, FieldValue& out, bool& read_ok
     case 'd': read_ok = read_scalar<double>(in, out); return true;
     default: return false;
   }
+  // clang-format on
 }
 
-// The tags that are neither plain integers nor containers.
+// Bool, decimal, timestamp and void. Returns false for any other tag.
 bool read_special(std::uint8_t tag, ByteReader& in, FieldValue& out, bool& read_ok) {
   switch (tag) {
     case 't': {

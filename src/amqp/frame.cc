@@ -99,8 +99,8 @@ void append_method_frame(Bytes& out, std::uint16_t channel, const Method& method
   end_frame(out, start);
 }
 
-void append_content(Bytes& out, std::uint16_t channel, const ContentHeader& header,
-                    ByteSpan body, std::uint32_t frame_max) {
+void append_content(Bytes& out, std::uint16_t channel, const ContentHeader& header, ByteSpan body,
+                    std::uint32_t frame_max) {
   assert(header.body_size == body.size());
   assert(frame_max == 0 || frame_max > kFrameOverhead);
 
@@ -111,8 +111,8 @@ void append_content(Bytes& out, std::uint16_t channel, const ContentHeader& head
 
   const std::uint64_t max_payload = effective_frame_max(frame_max) - kFrameOverhead;
   while (!body.empty()) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(body.size(),
-                                                                           max_payload));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(body.size(), max_payload));
     append_frame(out, FrameType::Body, channel, body.first(n));
     body = body.subspan(n);
   }

@@ -41,9 +41,9 @@ class ArgReader {
     if (r.ok()) return;
     // Keep the table decoder's code: SYNTAX_ERROR for a bad type tag must stay one.
     const bool truncated = r.error().code == make_error_code(ReplyCode::FrameError);
-    error_ = Error{r.error().code,
-                   fmt::format("method {}: {}field '{}': {}", method_,
-                               truncated ? "truncated " : "", field, r.error().detail)};
+    const std::string_view prefix = truncated ? "truncated " : "";
+    error_ = Error{r.error().code, fmt::format("method {}: {}field '{}': {}", method_, prefix,
+                                               field, r.error().detail)};
   }
 
   // Up to eight consecutive bit fields share one octet, the first field in the lowest bit.
@@ -620,9 +620,9 @@ Result<Method> decode_method(ByteSpan payload) {
   std::uint16_t class_id = 0;
   std::uint16_t method_id = 0;
   if (!in.read_u16(class_id) || !in.read_u16(method_id)) {
-    return amqp_error(ReplyCode::FrameError,
-                      fmt::format("method frame payload of {} bytes has no method id",
-                                  payload.size()));
+    return amqp_error(
+        ReplyCode::FrameError,
+        fmt::format("method frame payload of {} bytes has no method id", payload.size()));
   }
   switch (method_key(class_id, method_id)) {
     case method_key(10, 10):
@@ -827,18 +827,14 @@ void encode_method(ByteWriter& out, const method::ConnectionClose& m) {
   out.u16(m.method_id);
 }
 
-void encode_method(ByteWriter& out, const method::ConnectionCloseOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ConnectionCloseOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ConnectionBlocked& m) {
   write_ids(out, m);
   encode_shortstr(out, m.reason);
 }
 
-void encode_method(ByteWriter& out, const method::ConnectionUnblocked& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ConnectionUnblocked& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ConnectionUpdateSecret& m) {
   write_ids(out, m);
@@ -878,9 +874,7 @@ void encode_method(ByteWriter& out, const method::ChannelClose& m) {
   out.u16(m.method_id);
 }
 
-void encode_method(ByteWriter& out, const method::ChannelCloseOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ChannelCloseOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::AccessRequest& m) {
   write_ids(out, m);
@@ -902,9 +896,7 @@ void encode_method(ByteWriter& out, const method::ExchangeDeclare& m) {
   encode_table(out, m.arguments);
 }
 
-void encode_method(ByteWriter& out, const method::ExchangeDeclareOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ExchangeDeclareOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ExchangeDelete& m) {
   write_ids(out, m);
@@ -913,9 +905,7 @@ void encode_method(ByteWriter& out, const method::ExchangeDelete& m) {
   out.u8(pack_bits({m.if_unused, m.nowait}));
 }
 
-void encode_method(ByteWriter& out, const method::ExchangeDeleteOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ExchangeDeleteOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ExchangeBind& m) {
   write_ids(out, m);
@@ -927,9 +917,7 @@ void encode_method(ByteWriter& out, const method::ExchangeBind& m) {
   encode_table(out, m.arguments);
 }
 
-void encode_method(ByteWriter& out, const method::ExchangeBindOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ExchangeBindOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ExchangeUnbind& m) {
   write_ids(out, m);
@@ -941,9 +929,7 @@ void encode_method(ByteWriter& out, const method::ExchangeUnbind& m) {
   encode_table(out, m.arguments);
 }
 
-void encode_method(ByteWriter& out, const method::ExchangeUnbindOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ExchangeUnbindOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::QueueDeclare& m) {
   write_ids(out, m);
@@ -970,9 +956,7 @@ void encode_method(ByteWriter& out, const method::QueueBind& m) {
   encode_table(out, m.arguments);
 }
 
-void encode_method(ByteWriter& out, const method::QueueBindOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::QueueBindOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::QueuePurge& m) {
   write_ids(out, m);
@@ -1007,9 +991,7 @@ void encode_method(ByteWriter& out, const method::QueueUnbind& m) {
   encode_table(out, m.arguments);
 }
 
-void encode_method(ByteWriter& out, const method::QueueUnbindOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::QueueUnbindOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::BasicQos& m) {
   write_ids(out, m);
@@ -1018,9 +1000,7 @@ void encode_method(ByteWriter& out, const method::BasicQos& m) {
   out.u8(pack_bits({m.global}));
 }
 
-void encode_method(ByteWriter& out, const method::BasicQosOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::BasicQosOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::BasicConsume& m) {
   write_ids(out, m);
@@ -1115,9 +1095,7 @@ void encode_method(ByteWriter& out, const method::BasicRecover& m) {
   out.u8(pack_bits({m.requeue}));
 }
 
-void encode_method(ByteWriter& out, const method::BasicRecoverOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::BasicRecoverOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::BasicNack& m) {
   write_ids(out, m);
@@ -1125,38 +1103,24 @@ void encode_method(ByteWriter& out, const method::BasicNack& m) {
   out.u8(pack_bits({m.multiple, m.requeue}));
 }
 
-void encode_method(ByteWriter& out, const method::TxSelect& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxSelect& m) { write_ids(out, m); }
 
-void encode_method(ByteWriter& out, const method::TxSelectOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxSelectOk& m) { write_ids(out, m); }
 
-void encode_method(ByteWriter& out, const method::TxCommit& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxCommit& m) { write_ids(out, m); }
 
-void encode_method(ByteWriter& out, const method::TxCommitOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxCommitOk& m) { write_ids(out, m); }
 
-void encode_method(ByteWriter& out, const method::TxRollback& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxRollback& m) { write_ids(out, m); }
 
-void encode_method(ByteWriter& out, const method::TxRollbackOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::TxRollbackOk& m) { write_ids(out, m); }
 
 void encode_method(ByteWriter& out, const method::ConfirmSelect& m) {
   write_ids(out, m);
   out.u8(pack_bits({m.nowait}));
 }
 
-void encode_method(ByteWriter& out, const method::ConfirmSelectOk& m) {
-  write_ids(out, m);
-}
+void encode_method(ByteWriter& out, const method::ConfirmSelectOk& m) { write_ids(out, m); }
 
 std::string_view method_name(std::uint16_t class_id, std::uint16_t method_id) {
   switch (method_key(class_id, method_id)) {

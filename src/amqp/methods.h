@@ -784,6 +784,7 @@ struct ConfirmSelectOk {
 
 }  // namespace method
 
+// clang-format off
 using Method = std::variant<
     method::ConnectionStart,
     method::ConnectionStartOk,
@@ -851,6 +852,7 @@ using Method = std::variant<
     method::TxRollbackOk,
     method::ConfirmSelect,
     method::ConfirmSelectOk>;
+// clang-format on
 
 // True for the generated method structs (not for Method itself).
 template <class T, class V>

@@ -123,9 +123,9 @@ Result<ContentHeader> decode_content_header(ByteSpan payload) {
   }
   // Basic is the only class with content; without its property list we cannot read further.
   if (header.class_id != kBasicClassId) {
-    return amqp_error(ReplyCode::FrameError,
-                      fmt::format("content header for class {}, which has no content",
-                                  header.class_id));
+    return amqp_error(
+        ReplyCode::FrameError,
+        fmt::format("content header for class {}, which has no content", header.class_id));
   }
 
   std::uint16_t flags = 0;

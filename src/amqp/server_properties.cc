@@ -4,10 +4,16 @@ namespace sluice::amqp {
 
 FieldTable server_properties() {
   // Clients switch behaviour on these flags, so each one is listed only once the broker
-  // really does it. The broker core adds publisher_confirms, basic.nack,
-  // consumer_cancel_notify, exchange_exchange_bindings, per_consumer_qos and direct_reply_to.
+  // really does it. connection.blocked arrives with the memory and disk alarms.
   FieldTable capabilities = {
+      {"publisher_confirms", true},
+      {"exchange_exchange_bindings", true},
+      {"basic.nack", true},
+      {"consumer_cancel_notify", true},
+      {"consumer_priorities", true},
       {"authentication_failure_close", true},
+      {"per_consumer_qos", true},
+      {"direct_reply_to", true},
   };
   return FieldTable{
       {"capabilities", std::move(capabilities)},

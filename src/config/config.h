@@ -39,7 +39,6 @@ struct Config {
   std::string default_pass = "guest";
 
   // Process.
-  std::uint32_t io_threads = 0;  // 0: one per core
   spdlog::level::level_enum log_level = spdlog::level::info;
   log::Format log_format = log::Format::Text;
 };

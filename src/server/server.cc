@@ -14,12 +14,6 @@ spdlog::logger& logger() {
   return *instance;
 }
 
-std::size_t io_threads(const config::Config& c) {
-  if (c.io_threads != 0) return c.io_threads;
-  const unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 1 : cores;
-}
-
 amqp::Limits amqp_limits(const config::Config& c) {
   amqp::Limits limits;
   limits.channel_max = static_cast<std::uint16_t>(c.channel_max);
@@ -30,22 +24,27 @@ amqp::Limits amqp_limits(const config::Config& c) {
   return limits;
 }
 
+// The broker's state is owned by one event loop, and AMQP connections run on that loop too,
+// so a publish is routed and delivered without crossing threads. docs/architecture.md says
+// why, and how queues would be spread over more loops.
+constexpr std::size_t kBrokerLoops = 1;
+
 }  // namespace
 
 Server::Server(config::Config config)
     : config_(std::move(config)),
-      pool_(io_threads(config_)),
+      pool_(kBrokerLoops),
       access_(config_.default_user, config_.default_pass) {
   amqp_context_.limits = amqp_limits(config_);
   amqp_context_.access = &access_;
   amqp_context_.registry = &registry_;
+  amqp_context_.broker = &broker_;
 }
 
 Server::~Server() { stop(); }
 
 Result<void> Server::start() {
-  logger().info("starting sluice {} pid={} io_threads={}", SLUICE_VERSION, ::getpid(),
-                pool_.size());
+  logger().info("starting sluice {} pid={}", SLUICE_VERSION, ::getpid());
   if (!config_.config_file.empty()) logger().info("config file {}", config_.config_file);
   if (auto opened = data_dir_.open(config_.data_dir); !opened) return opened;
   logger().info("data directory {}", data_dir_.path());

@@ -10,6 +10,7 @@
 #include "amqp/connection.h"
 #include "amqp/connection_registry.h"
 #include "auth/access_control.h"
+#include "broker/broker.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "net/io_pool.h"
@@ -37,6 +38,7 @@ class Server {
   config::Config config_;
   net::IoPool pool_;
   auth::AccessControl access_;
+  broker::Broker broker_;
   amqp::ConnectionRegistry registry_;
   amqp::ConnectionContext amqp_context_;
   DataDir data_dir_;

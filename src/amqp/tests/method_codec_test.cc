@@ -30,9 +30,13 @@ void expect_error(const Result<Method>& r, ReplyCode code, std::string_view deta
 TEST(MethodCodec, PacksQueueDeclareBitsIntoOneOctetLowestFirst) {
   method::QueueDeclare m;
   m.queue = "q";
-  m.durable = true;      // bit 1
-  m.auto_delete = true;  // bit 3
-  const Bytes expected = {0, 50, 0, 10, 0, 0, 1, 'q', 0x0a, 0, 0, 0, 0};
+  m.durable = true;                          // bit 1
+  m.auto_delete = true;                      // bit 3
+  const Bytes expected = {0,    50,  0, 10,  // queue.declare
+                          0,    0,           // ticket
+                          1,    'q',         // queue
+                          0x0a,  // passive, durable, exclusive, auto-delete, nowait: 0b01010
+                          0,    0,   0, 0};  // arguments: empty table
   EXPECT_EQ(encode(m), expected);
 
   m.passive = m.exclusive = m.nowait = true;
@@ -44,8 +48,12 @@ TEST(MethodCodec, PacksQueueDeclareBitsIntoOneOctetLowestFirst) {
 
 TEST(MethodCodec, EncodesBasicDeliverWithItsSingleBit) {
   const method::BasicDeliver m{"ctag", 0x0102030405060708ULL, true, "ex", "rk"};
-  const Bytes expected = {0,   60,  0,   60, 4, 'c', 't', 'a', 'g', 1,   2,  3,
-                          4,   5,   6,   7,  8, 1,   2,   'e', 'x', 2,   'r', 'k'};
+  const Bytes expected = {0, 60,  0,   60,                 // basic.deliver
+                          4, 'c', 't', 'a', 'g',           // consumer-tag
+                          1, 2,   3,   4,   5,   6, 7, 8,  // delivery-tag
+                          1,                               // redelivered
+                          2, 'e', 'x',                     // exchange
+                          2, 'r', 'k'};                    // routing-key
   EXPECT_EQ(encode(m), expected);
   Result<Method> decoded = decode_method(expected);
   ASSERT_TRUE(decoded.ok());
@@ -62,9 +70,9 @@ TEST(MethodCodec, IgnoresUnusedHighBits) {
 
 TEST(MethodCodec, DecodesAClientStartOk) {
   method::ConnectionStartOk m;
-  m.client_properties = {{"product", "pika"s},
-                         {"capabilities", FieldTable{{"publisher_confirms", true},
-                                                     {"consumer_cancel_notify", true}}}};
+  m.client_properties = {
+      {"product", "pika"s},
+      {"capabilities", FieldTable{{"publisher_confirms", true}, {"consumer_cancel_notify", true}}}};
   m.response = "\0guest\0guest"s;
   const Bytes wire = encode(m);
   Result<Method> decoded = decode_method(wire);
@@ -95,8 +103,7 @@ TEST(MethodCodec, TruncationNamesTheMethodAndField) {
   expect_error(decode_method(Bytes{0, 50, 0, 10, 0, 0, 5, 'o', 'r'}), ReplyCode::FrameError,
                "method queue.declare: truncated field 'queue'");
   // queue.declare whose arguments table claims more bytes than follow.
-  expect_error(decode_method(Bytes{0, 50, 0, 10, 0, 0, 0, 0, 0, 0, 0, 9, 1}),
-               ReplyCode::FrameError,
+  expect_error(decode_method(Bytes{0, 50, 0, 10, 0, 0, 0, 0, 0, 0, 0, 9, 1}), ReplyCode::FrameError,
                "method queue.declare: truncated field 'arguments': field table length 9 "
                "exceeds the 1 bytes remaining");
   // basic.consume cut before its bits.
@@ -145,7 +152,7 @@ TEST(MethodCodec, CarriesSynchronousFlags) {
   static_assert(method::BasicConsume::kSynchronous);
   static_assert(!method::BasicPublish::kSynchronous);
   static_assert(method::BasicPublish::kHasContent);
-  static_assert(std::variant_size_v<Method> == 70);
+  static_assert(std::variant_size_v<Method> == 66);
   EXPECT_EQ(class_id_of(Method{method::TxSelect{}}), class_id::kTx);
   EXPECT_EQ(method_id_of(Method{method::ConfirmSelectOk{}}), 11);
 }

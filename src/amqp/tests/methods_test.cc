@@ -3,13 +3,16 @@
 // Every method round-trips with every field away from its default, every truncation of every
 // method fails cleanly, and the ids, names and content flags agree with the definition.
 
+#include "amqp/methods.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
-#include "amqp/methods.h"
 #include "amqp/reply_code.h"
 
 namespace sluice::amqp {
@@ -502,73 +505,72 @@ method::ConfirmSelectOk sample_confirm_select_ok() {
 }
 
 std::vector<Method> non_default_samples() {
-  return {
-      sample_connection_start(),
-      sample_connection_start_ok(),
-      sample_connection_secure(),
-      sample_connection_secure_ok(),
-      sample_connection_tune(),
-      sample_connection_tune_ok(),
-      sample_connection_open(),
-      sample_connection_open_ok(),
-      sample_connection_close(),
-      sample_connection_close_ok(),
-      sample_connection_blocked(),
-      sample_connection_unblocked(),
-      sample_connection_update_secret(),
-      sample_connection_update_secret_ok(),
-      sample_channel_open(),
-      sample_channel_open_ok(),
-      sample_channel_flow(),
-      sample_channel_flow_ok(),
-      sample_channel_close(),
-      sample_channel_close_ok(),
-      sample_access_request(),
-      sample_access_request_ok(),
-      sample_exchange_declare(),
-      sample_exchange_declare_ok(),
-      sample_exchange_delete(),
-      sample_exchange_delete_ok(),
-      sample_exchange_bind(),
-      sample_exchange_bind_ok(),
-      sample_exchange_unbind(),
-      sample_exchange_unbind_ok(),
-      sample_queue_declare(),
-      sample_queue_declare_ok(),
-      sample_queue_bind(),
-      sample_queue_bind_ok(),
-      sample_queue_purge(),
-      sample_queue_purge_ok(),
-      sample_queue_delete(),
-      sample_queue_delete_ok(),
-      sample_queue_unbind(),
-      sample_queue_unbind_ok(),
-      sample_basic_qos(),
-      sample_basic_qos_ok(),
-      sample_basic_consume(),
-      sample_basic_consume_ok(),
-      sample_basic_cancel(),
-      sample_basic_cancel_ok(),
-      sample_basic_publish(),
-      sample_basic_return(),
-      sample_basic_deliver(),
-      sample_basic_get(),
-      sample_basic_get_ok(),
-      sample_basic_get_empty(),
-      sample_basic_ack(),
-      sample_basic_reject(),
-      sample_basic_recover_async(),
-      sample_basic_recover(),
-      sample_basic_recover_ok(),
-      sample_basic_nack(),
-      sample_tx_select(),
-      sample_tx_select_ok(),
-      sample_tx_commit(),
-      sample_tx_commit_ok(),
-      sample_tx_rollback(),
-      sample_tx_rollback_ok(),
-      sample_confirm_select(),
-      sample_confirm_select_ok()};
+  return {sample_connection_start(),
+          sample_connection_start_ok(),
+          sample_connection_secure(),
+          sample_connection_secure_ok(),
+          sample_connection_tune(),
+          sample_connection_tune_ok(),
+          sample_connection_open(),
+          sample_connection_open_ok(),
+          sample_connection_close(),
+          sample_connection_close_ok(),
+          sample_connection_blocked(),
+          sample_connection_unblocked(),
+          sample_connection_update_secret(),
+          sample_connection_update_secret_ok(),
+          sample_channel_open(),
+          sample_channel_open_ok(),
+          sample_channel_flow(),
+          sample_channel_flow_ok(),
+          sample_channel_close(),
+          sample_channel_close_ok(),
+          sample_access_request(),
+          sample_access_request_ok(),
+          sample_exchange_declare(),
+          sample_exchange_declare_ok(),
+          sample_exchange_delete(),
+          sample_exchange_delete_ok(),
+          sample_exchange_bind(),
+          sample_exchange_bind_ok(),
+          sample_exchange_unbind(),
+          sample_exchange_unbind_ok(),
+          sample_queue_declare(),
+          sample_queue_declare_ok(),
+          sample_queue_bind(),
+          sample_queue_bind_ok(),
+          sample_queue_purge(),
+          sample_queue_purge_ok(),
+          sample_queue_delete(),
+          sample_queue_delete_ok(),
+          sample_queue_unbind(),
+          sample_queue_unbind_ok(),
+          sample_basic_qos(),
+          sample_basic_qos_ok(),
+          sample_basic_consume(),
+          sample_basic_consume_ok(),
+          sample_basic_cancel(),
+          sample_basic_cancel_ok(),
+          sample_basic_publish(),
+          sample_basic_return(),
+          sample_basic_deliver(),
+          sample_basic_get(),
+          sample_basic_get_ok(),
+          sample_basic_get_empty(),
+          sample_basic_ack(),
+          sample_basic_reject(),
+          sample_basic_recover_async(),
+          sample_basic_recover(),
+          sample_basic_recover_ok(),
+          sample_basic_nack(),
+          sample_tx_select(),
+          sample_tx_select_ok(),
+          sample_tx_commit(),
+          sample_tx_commit_ok(),
+          sample_tx_rollback(),
+          sample_tx_rollback_ok(),
+          sample_confirm_select(),
+          sample_confirm_select_ok()};
 }
 
 std::vector<Method> single_bit_samples() {
@@ -822,7 +824,9 @@ TEST(MethodCodec, NonDefaultSamplesDifferFromDefaults) {
     std::visit(
         [](const auto& m) {
           using M = std::decay_t<decltype(m)>;
-          if constexpr (!std::is_empty_v<M>) EXPECT_FALSE(m == M{}) << M::kName;
+          if constexpr (!std::is_empty_v<M>) {
+            EXPECT_FALSE(m == M{}) << M::kName;
+          }
         },
         sample);
   }

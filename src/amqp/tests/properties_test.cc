@@ -115,7 +115,8 @@ TEST(ContentHeader, BadHeadersTableKeepsTheTableError) {
   Result<ContentHeader> r = decode_content_header(wire);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, make_error_code(ReplyCode::SyntaxError));
-  EXPECT_EQ(r.error().detail, "content header: property 'headers': unknown field type 'Z' in table");
+  EXPECT_EQ(r.error().detail,
+            "content header: property 'headers': unknown field type 'Z' in table");
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+#pragma once
+
+// Message: one published message, immutable once routed, shared by reference between every
+// queue it was routed to and every delivery of it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "amqp/properties.h"
+#include "common/bytes.h"
+
+namespace sluice::broker {
+
+struct Message {
+  std::string exchange;
+  std::string routing_key;
+  amqp::BasicProperties properties;
+  // The encoded content header (class, weight, size, flags, properties), sent as is with
+  // every delivery so deliveries do not re-encode properties.
+  Bytes encoded_header;
+  Bytes body;
+
+  bool persistent() const { return properties.delivery_mode == std::uint8_t{2}; }
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace sluice::broker

@@ -1,0 +1,401 @@
+#include "broker/vhost.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "broker/arguments.h"
+#include "broker/errc.h"
+
+namespace sluice::broker {
+namespace {
+
+constexpr int kMaxExchangeHops = 32;
+
+Error error(errc code, std::string detail) { return Error{code, std::move(detail)}; }
+
+bool reserved_name(std::string_view name) { return name.starts_with("amq."); }
+
+std::string_view yes_no(bool b) { return b ? "true" : "false"; }
+
+Error inequivalent(std::string_view what, std::string_view field, std::string_view name,
+                   std::string_view vhost, std::string_view received,
+                   std::string_view current) {
+  return error(errc::precondition_failed,
+               fmt::format("inequivalent arg '{}' for {} '{}' in vhost '{}': received '{}' but "
+                           "current is '{}'",
+                           field, what, name, vhost, received, current));
+}
+
+}  // namespace
+
+VirtualHost::VirtualHost(std::string name) : name_(std::move(name)) {
+  // The default exchange and the predeclared exchanges every RabbitMQ vhost has.
+  const std::pair<const char*, ExchangeType> predeclared[] = {
+      {"", ExchangeType::Direct},           {"amq.direct", ExchangeType::Direct},
+      {"amq.fanout", ExchangeType::Fanout}, {"amq.topic", ExchangeType::Topic},
+      {"amq.headers", ExchangeType::Headers}, {"amq.match", ExchangeType::Headers},
+  };
+  for (const auto& [ename, type] : predeclared) {
+    ExchangeSettings s;
+    s.name = ename;
+    s.type = type;
+    s.durable = true;
+    exchanges_.emplace(s.name, std::make_shared<Exchange>(std::move(s)));
+  }
+}
+
+void VirtualHost::notify(DefinitionEvent::Kind kind, const std::string& name,
+                         const Actor* actor, const std::string& destination,
+                         const std::string& key) {
+  if (observer_) observer_(DefinitionEvent{kind, name_, name, destination, key, actor});
+}
+
+// --- Exchanges --------------------------------------------------------------------------
+
+Result<ExchangePtr> VirtualHost::declare_exchange(ExchangeSettings settings,
+                                                  std::string_view type_name, bool passive,
+                                                  const Actor& actor) {
+  auto existing = find_exchange(settings.name);
+  if (passive) {
+    if (!existing) {
+      return error(errc::not_found,
+                   fmt::format("no exchange '{}' in vhost '{}'", settings.name, name_));
+    }
+    return existing;
+  }
+  if (!parse_exchange_type(type_name, settings.type)) {
+    return error(errc::command_invalid, fmt::format("unknown exchange type '{}'", type_name));
+  }
+  if (settings.name.empty()) {
+    return error(errc::access_refused, "operation not permitted on the default exchange");
+  }
+  if (auto checked = check_exchange_arguments(settings); !checked) return checked.error();
+  if (existing) {
+    const ExchangeSettings& cur = existing->settings();
+    const auto ineq = [&](std::string_view field, std::string_view received,
+                          std::string_view current) {
+      return inequivalent("exchange", field, settings.name, name_, received, current);
+    };
+    if (cur.type != settings.type) {
+      return ineq("type", exchange_type_name(settings.type), exchange_type_name(cur.type));
+    }
+    if (cur.durable != settings.durable) {
+      return ineq("durable", yes_no(settings.durable), yes_no(cur.durable));
+    }
+    if (cur.auto_delete != settings.auto_delete) {
+      return ineq("auto_delete", yes_no(settings.auto_delete), yes_no(cur.auto_delete));
+    }
+    if (cur.internal != settings.internal) {
+      return ineq("internal", yes_no(settings.internal), yes_no(cur.internal));
+    }
+    if (cur.alternate_exchange != settings.alternate_exchange) {
+      return ineq("alternate-exchange", settings.alternate_exchange, cur.alternate_exchange);
+    }
+    return existing;
+  }
+  if (reserved_name(settings.name)) {
+    return error(errc::access_refused,
+                 fmt::format("exchange name '{}' contains reserved prefix 'amq.*'",
+                             settings.name));
+  }
+  auto exchange = std::make_shared<Exchange>(std::move(settings));
+  exchanges_.emplace(exchange->name(), exchange);
+  notify(DefinitionEvent::Kind::ExchangeDeclared, exchange->name(), &actor);
+  return exchange;
+}
+
+Result<void> VirtualHost::delete_exchange(const std::string& name, bool if_unused,
+                                          const Actor& actor) {
+  if (name.empty()) {
+    return error(errc::access_refused, "operation not permitted on the default exchange");
+  }
+  if (reserved_name(name)) {
+    return error(errc::access_refused,
+                 fmt::format("deletion of system exchange '{}' in vhost '{}' not allowed", name,
+                             name_));
+  }
+  auto it = exchanges_.find(name);
+  if (it == exchanges_.end()) return ok();  // deleting what is not there succeeds, as RabbitMQ
+  ExchangePtr exchange = it->second;
+  if (if_unused && !exchange->bindings().empty()) {
+    return error(errc::precondition_failed,
+                 fmt::format("exchange '{}' in vhost '{}' in use", name, name_));
+  }
+  exchanges_.erase(it);
+  remove_bindings_to(exchange.get());
+  notify(DefinitionEvent::Kind::ExchangeDeleted, name, &actor);
+  return ok();
+}
+
+ExchangePtr VirtualHost::find_exchange(const std::string& name) const {
+  auto it = exchanges_.find(name);
+  return it == exchanges_.end() ? nullptr : it->second;
+}
+
+// --- Queues -----------------------------------------------------------------------------
+
+Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool passive,
+                                                 const Actor& actor) {
+  if (passive) {
+    auto queue = queue_for(settings.name, actor);
+    if (!queue) return queue.error();
+    return QueueDeclared{*queue, (*queue)->message_count(), (*queue)->consumer_count()};
+  }
+  if (settings.name.empty()) settings.name = generate_queue_name();
+  if (auto checked = check_queue_arguments(settings.arguments); !checked) {
+    return checked.error();
+  }
+
+  if (auto it = queues_.find(settings.name); it != queues_.end()) {
+    auto queue = queue_for(settings.name, actor);
+    if (!queue) return queue.error();
+    const QueueSettings& cur = (*queue)->settings();
+    const auto ineq = [&](std::string_view field, bool received, bool current) {
+      return inequivalent("queue", field, settings.name, name_, yes_no(received),
+                          yes_no(current));
+    };
+    if (cur.durable != settings.durable) return ineq("durable", settings.durable, cur.durable);
+    if (cur.exclusive != settings.exclusive) {
+      return ineq("exclusive", settings.exclusive, cur.exclusive);
+    }
+    if (cur.auto_delete != settings.auto_delete) {
+      return ineq("auto_delete", settings.auto_delete, cur.auto_delete);
+    }
+    if (auto same = check_queue_arguments_equivalent(cur.arguments, settings.arguments,
+                                                     settings.name, name_);
+        !same) {
+      return same.error();
+    }
+    return QueueDeclared{*queue, (*queue)->message_count(), (*queue)->consumer_count()};
+  }
+
+  if (reserved_name(settings.name)) {
+    return error(errc::access_refused,
+                 fmt::format("queue name '{}' contains reserved prefix 'amq.*'", settings.name));
+  }
+  settings.owner_connection = settings.exclusive ? actor.connection_id : 0;
+  auto queue = std::make_shared<Queue>(std::move(settings));
+  queues_.emplace(queue->name(), queue);
+  notify(DefinitionEvent::Kind::QueueDeclared, queue->name(), &actor);
+
+  // Every queue is bound to the default exchange by its name; that binding is implicit
+  // (route() looks the queue up by key) and cannot be removed.
+  return QueueDeclared{queue, 0, 0};
+}
+
+Result<QueuePtr> VirtualHost::queue_for(const std::string& name, const Actor& actor) const {
+  auto it = queues_.find(name);
+  if (it == queues_.end()) {
+    return error(errc::not_found, fmt::format("no queue '{}' in vhost '{}'", name, name_));
+  }
+  const QueueSettings& s = it->second->settings();
+  if (s.exclusive && s.owner_connection != actor.connection_id) {
+    return error(errc::resource_locked,
+                 fmt::format("cannot obtain exclusive access to locked queue '{}' in vhost "
+                             "'{}'. It could be originally declared on another connection or "
+                             "the exclusive property value does not match that of the "
+                             "original declaration.",
+                             name, name_));
+  }
+  return it->second;
+}
+
+Result<std::size_t> VirtualHost::delete_queue(const std::string& name, bool if_unused,
+                                              bool if_empty, const Actor& actor) {
+  if (queues_.find(name) == queues_.end()) return std::size_t{0};  // idempotent, as RabbitMQ
+  auto queue = queue_for(name, actor);
+  if (!queue) return queue.error();
+  if (if_unused && (*queue)->consumer_count() > 0) {
+    return error(errc::precondition_failed,
+                 fmt::format("queue '{}' in vhost '{}' in use", name, name_));
+  }
+  if (if_empty && (*queue)->message_count() > 0) {
+    return error(errc::precondition_failed,
+                 fmt::format("queue '{}' in vhost '{}' is not empty", name, name_));
+  }
+  const std::size_t count = (*queue)->message_count();
+  QueuePtr keep = *queue;
+  delete_queue_internal(keep, &actor);
+  return count;
+}
+
+void VirtualHost::delete_queue_internal(const QueuePtr& queue, const Actor* actor) {
+  if (queue->deleted()) return;
+  queues_.erase(queue->name());
+  remove_bindings_to(queue.get());
+  queue->mark_deleted();
+  notify(DefinitionEvent::Kind::QueueDeleted, queue->name(), actor);
+}
+
+Result<std::size_t> VirtualHost::purge_queue(const std::string& name, const Actor& actor) {
+  auto queue = queue_for(name, actor);
+  if (!queue) return queue.error();
+  const std::size_t n = (*queue)->purge();
+  notify(DefinitionEvent::Kind::QueuePurged, name, &actor);
+  return n;
+}
+
+void VirtualHost::connection_closed(std::uint64_t connection_id) {
+  std::vector<QueuePtr> owned;
+  for (const auto& [name, queue] : queues_) {
+    if (queue->settings().exclusive && queue->settings().owner_connection == connection_id) {
+      owned.push_back(queue);
+    }
+  }
+  for (const auto& q : owned) delete_queue_internal(q);
+}
+
+std::string VirtualHost::generate_queue_name() {
+  // amq.gen- followed by 22 url-safe base64 characters of randomness, like RabbitMQ's.
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (;;) {
+    std::array<unsigned char, 22> random{};
+    RAND_bytes(random.data(), static_cast<int>(random.size()));
+    std::string name = "amq.gen-";
+    for (unsigned char c : random) name += kAlphabet[c % 64];
+    if (queues_.find(name) == queues_.end()) return name;
+  }
+}
+
+// --- Bindings ---------------------------------------------------------------------------
+
+Result<ExchangePtr> VirtualHost::exchange_for_binding(const std::string& name) const {
+  if (name.empty()) {
+    return error(errc::access_refused, "operation not permitted on the default exchange");
+  }
+  auto exchange = find_exchange(name);
+  if (!exchange) {
+    return error(errc::not_found, fmt::format("no exchange '{}' in vhost '{}'", name, name_));
+  }
+  return exchange;
+}
+
+Result<void> VirtualHost::bind_queue(const std::string& queue, const std::string& exchange,
+                                     const std::string& key, const amqp::FieldTable& arguments,
+                                     const Actor& actor) {
+  auto source = exchange_for_binding(exchange);
+  if (!source) return source.error();
+  auto destination = queue_for(queue, actor);
+  if (!destination) return destination.error();
+  if ((*source)->bind(destination->get(), queue, key, arguments)) {
+    notify(DefinitionEvent::Kind::Bound, exchange, &actor, queue, key);
+  }
+  return ok();
+}
+
+Result<void> VirtualHost::unbind_queue(const std::string& queue, const std::string& exchange,
+                                       const std::string& key,
+                                       const amqp::FieldTable& arguments, const Actor& actor) {
+  auto source = exchange_for_binding(exchange);
+  if (!source) return source.error();
+  auto destination = queue_for(queue, actor);
+  if (!destination) return destination.error();
+  if ((*source)->unbind(destination->get(), key, arguments)) {
+    notify(DefinitionEvent::Kind::Unbound, exchange, &actor, queue, key);
+    maybe_auto_delete(*source);
+  }
+  return ok();
+}
+
+Result<void> VirtualHost::bind_exchange(const std::string& destination,
+                                        const std::string& source, const std::string& key,
+                                        const amqp::FieldTable& arguments, const Actor& actor) {
+  auto src = exchange_for_binding(source);
+  if (!src) return src.error();
+  auto dst = exchange_for_binding(destination);
+  if (!dst) return dst.error();
+  if ((*src)->bind(dst->get(), destination, key, arguments)) {
+    notify(DefinitionEvent::Kind::Bound, source, &actor, destination, key);
+  }
+  return ok();
+}
+
+Result<void> VirtualHost::unbind_exchange(const std::string& destination,
+                                          const std::string& source, const std::string& key,
+                                          const amqp::FieldTable& arguments,
+                                          const Actor& actor) {
+  auto src = exchange_for_binding(source);
+  if (!src) return src.error();
+  auto dst = exchange_for_binding(destination);
+  if (!dst) return dst.error();
+  if ((*src)->unbind(dst->get(), key, arguments)) {
+    notify(DefinitionEvent::Kind::Unbound, source, &actor, destination, key);
+    maybe_auto_delete(*src);
+  }
+  return ok();
+}
+
+void VirtualHost::remove_bindings_to(BindingTarget* destination) {
+  std::vector<ExchangePtr> emptied;
+  for (const auto& [name, exchange] : exchanges_) {
+    if (exchange->unbind_all(destination) > 0) emptied.push_back(exchange);
+  }
+  for (const auto& e : emptied) maybe_auto_delete(e);
+}
+
+// An auto-delete exchange goes when its last binding (as source) goes.
+void VirtualHost::maybe_auto_delete(const ExchangePtr& exchange) {
+  if (!exchange->settings().auto_delete || !exchange->bindings().empty()) return;
+  auto it = exchanges_.find(exchange->name());
+  if (it == exchanges_.end() || it->second != exchange) return;
+  exchanges_.erase(it);
+  remove_bindings_to(exchange.get());
+  notify(DefinitionEvent::Kind::ExchangeDeleted, exchange->name(), nullptr);
+}
+
+// --- Routing ----------------------------------------------------------------------------
+
+void VirtualHost::route(const Exchange& exchange, const std::vector<std::string_view>& keys,
+                        const amqp::FieldTable* headers, std::vector<QueuePtr>& out) {
+  ++route_epoch_;
+  route_exchange(exchange, keys, headers, out, 0);
+}
+
+void VirtualHost::route_exchange(const Exchange& exchange,
+                                 const std::vector<std::string_view>& keys,
+                                 const amqp::FieldTable* headers, std::vector<QueuePtr>& out,
+                                 int depth) {
+  const std::size_t before = out.size();
+  if (exchange.name().empty()) {
+    // The default exchange: every queue is bound by its own name.
+    for (std::string_view key : keys) {
+      auto it = queues_.find(key);
+      if (it != queues_.end() && it->second->route_epoch != route_epoch_) {
+        it->second->route_epoch = route_epoch_;
+        out.push_back(it->second);
+      }
+    }
+    return;
+  }
+
+  std::vector<BindingTarget*> matched;
+  for (std::string_view key : keys) exchange.route(key, headers, matched);
+  std::vector<const Exchange*> next_hops;
+  for (BindingTarget* target : matched) {
+    if (target->route_epoch == route_epoch_) continue;
+    target->route_epoch = route_epoch_;
+    if (target->kind == BindingTarget::Kind::Queue) {
+      out.push_back(static_cast<Queue*>(target)->shared_from_this());
+    } else {
+      next_hops.push_back(static_cast<const Exchange*>(target));
+    }
+  }
+  if (depth < kMaxExchangeHops) {
+    for (const Exchange* next : next_hops) route_exchange(*next, keys, headers, out, depth + 1);
+  }
+
+  // Nothing matched here: the alternate exchange gets its chance.
+  if (out.size() == before && matched.empty() && !exchange.settings().alternate_exchange.empty()) {
+    auto ae = find_exchange(exchange.settings().alternate_exchange);
+    if (ae && ae->route_epoch != route_epoch_ && depth < kMaxExchangeHops) {
+      ae->route_epoch = route_epoch_;
+      route_exchange(*ae, keys, headers, out, depth + 1);
+    }
+  }
+}
+
+}  // namespace sluice::broker
