@@ -75,8 +75,13 @@ def flood(sock, blob, stop):
 
 
 def sink(sock):
-    """Discards bytes until connection.close shows up; answers it."""
-    close_marker = b"\x00\x0a\x00\x32"
+    """Discards bytes until sluice-perf's connection.close shows up; answers it.
+
+    The marker includes the reply code and text, so message bodies (whose stamps hold
+    arbitrary bytes) cannot fake it. A close split across two reads is missed; sluice-perf
+    then gives up waiting for close-ok and drops the connection, which ends this too.
+    """
+    close_marker = b"\x00\x0a\x00\x32\x00\xc8\x10sluice-perf done"
     while True:
         data = sock.recv(1 << 20)
         if not data:

@@ -66,6 +66,9 @@ class Channel final : public broker::ConsumerSink {
   // Cancels consumers and requeues unacked deliveries. Idempotent.
   void release();
 
+  // Sends the publisher confirms gathered since the last call, as one basic.ack.
+  void send_confirms();
+
   // The connection's socket drained: consumers held back by back-pressure may continue.
   void resume_deliveries();
 
@@ -181,6 +184,7 @@ class Channel final : public broker::ConsumerSink {
   // Publishing.
   bool confirm_mode_ = false;
   std::uint64_t next_publish_seq_ = 1;
+  std::uint64_t confirmed_upto_ = 0;  // highest sequence number already acked to the client
   bool tx_mode_ = false;
   std::vector<TxPublish> tx_publishes_;
   std::vector<TxSettle> tx_settles_;

@@ -137,9 +137,17 @@ void Channel::send_return(const broker::Message& message, std::uint16_t code,
 // confirm promises. (Persistent messages in durable queues will wait for the disk.)
 void Channel::confirm_published() {
   if (!confirm_mode_) return;
-  connection_.send_method(id_, method::BasicAck{.delivery_tag = next_publish_seq_++,
-                                                .multiple = false});
-  ++stats_.confirmed;
+  if (next_publish_seq_ - 1 == confirmed_upto_) connection_.confirms_pending(id_);
+  ++next_publish_seq_;
+}
+
+void Channel::send_confirms() {
+  const std::uint64_t upto = next_publish_seq_ - 1;
+  if (upto == confirmed_upto_) return;
+  const bool multiple = upto - confirmed_upto_ > 1;
+  connection_.send_method(id_, method::BasicAck{.delivery_tag = upto, .multiple = multiple});
+  stats_.confirmed += upto - confirmed_upto_;
+  confirmed_upto_ = upto;
 }
 
 }  // namespace sluice::amqp

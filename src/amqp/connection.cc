@@ -179,6 +179,23 @@ void Connection::send_method(std::uint16_t channel, const Method& method) {
                   method_name(class_id_of(method), method_id_of(method)));
   append_method_frame(out_, channel, method);
   ConnectionStats::add(stats_.send_frames, 1);
+  schedule_flush();
+}
+
+void Connection::confirms_pending(std::uint16_t channel) {
+  confirm_channels_.push_back(channel);
+  schedule_flush();
+}
+
+// Output produced on behalf of another connection (a delivery caused by someone else's
+// publish) leaves at the end of the current event, together with whatever else it produced.
+void Connection::schedule_flush() {
+  if (flush_scheduled_ || write_in_flight_ || state_ == State::Closed) return;
+  flush_scheduled_ = true;
+  asio::post(stream_->executor(), [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
 }
 
 void Connection::send_content(std::uint16_t channel, const Method& method,
@@ -202,7 +219,12 @@ void Connection::send_message(std::uint16_t channel, const Method& method,
 }
 
 void Connection::flush() {
-  if (write_in_flight_ || out_.empty() || state_ == State::Closed) return;
+  if (write_in_flight_ || state_ == State::Closed) return;
+  for (std::uint16_t id : confirm_channels_) {
+    if (id < channels_.size() && channels_[id]) channels_[id]->send_confirms();
+  }
+  confirm_channels_.clear();
+  if (out_.empty()) return;
   std::swap(out_, writing_);
   write_in_flight_ = true;
   last_sent_ = std::chrono::steady_clock::now();

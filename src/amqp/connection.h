@@ -87,6 +87,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_message(std::uint16_t channel, const Method& method, const broker::Message& message);
   const Limits& limits() const { return context_.limits; }
 
+  // A channel has publisher confirms to send; they leave coalesced (one basic.ack with
+  // multiple) just before the next write.
+  void confirms_pending(std::uint16_t channel);
+
   // Queued output is above the high-water mark: queues hold deliveries back until it drains,
   // so a slow consumer costs the broker its queue, not unbounded connection buffers.
   bool output_congested() const { return out_.size() >= kOutputHighWater; }
@@ -117,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void process_input();
   bool check_protocol_header();
   void flush();
+  void schedule_flush();
   void on_written(const std::error_code& ec);
   void close_after_flush();
   void linger();
@@ -164,7 +169,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Bytes out_;
   Bytes writing_;
   bool write_in_flight_ = false;
+  bool flush_scheduled_ = false;
   bool close_after_flush_ = false;
+  std::vector<std::uint16_t> confirm_channels_;
 
   // Negotiated in connection.tune-ok; until then the spec's minimum frame size applies.
   std::uint32_t frame_max_ = kFrameMinSize;

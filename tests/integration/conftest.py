@@ -304,8 +304,8 @@ def run_sluice(tmp_path):
                                   cwd=tmp_path, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
-            pytest.fail(f"{argv} still running after {timeout} s (killed); stderr:\n{err}",
-                        pytrace=False)
+        pytest.fail(f"{argv} still running after {timeout} s (killed); stderr:\n{err}",
+                    pytrace=False)
 
     return run
 

@@ -18,7 +18,6 @@ constexpr std::size_t kReadBufferSize = 512 * 1024;
 // Compact the read buffer when less than this is free at its end.
 constexpr std::size_t kMinReadRoom = 2 * kPreferredFrameMax;
 constexpr std::uint16_t kChannelMax = 16;
-constexpr auto kCloseTimeout = std::chrono::seconds(2);
 
 std::uint16_t read_u16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
@@ -263,10 +262,10 @@ std::string AmqpClient::consume(const std::string& queue, bool no_ack) {
 
 void AmqpClient::confirm_select() { call<m::ConfirmSelectOk>(kChannel, m::ConfirmSelect{}); }
 
-void AmqpClient::close() {
+void AmqpClient::close(Clock::duration timeout) {
   if (!socket_.is_open()) return;
   try {
-    const auto deadline = Clock::now() + kCloseTimeout;
+    const auto deadline = Clock::now() + timeout;
     // Unwritten bytes may end in the middle of a frame; a close after them would be garbage.
     if (flush(deadline)) {
       m::ConnectionClose close;

@@ -28,6 +28,7 @@ namespace sluice::perf {
 
 inline constexpr std::uint16_t kChannel = 1;
 inline constexpr auto kRpcTimeout = std::chrono::seconds(30);
+inline constexpr auto kCloseTimeout = std::chrono::seconds(2);
 // What we ask for in tune-ok when the broker allows more: large enough that a 1 MiB message
 // takes eight body frames, small enough to keep read buffers modest.
 inline constexpr std::uint32_t kPreferredFrameMax = 131072;
@@ -99,9 +100,13 @@ class AmqpClient {
   // because a blocked publisher would only measure the broker's alarm.
   std::optional<amqp::Frame> next_frame();
 
-  // Sends connection.close and waits (briefly) for close-ok. Never throws: this runs on the
-  // way out, possibly after an error.
-  void close();
+  // Sends connection.close and waits up to `timeout` for close-ok. Never throws: this runs on
+  // the way out, possibly after an error.
+  //
+  // NOTE: the broker answers close-ok only after it has handled every frame sent before the
+  // close. A publisher that outran the broker should wait for it: its backlog would otherwise
+  // land in the next run's queues of the same name.
+  void close(Clock::duration timeout = kCloseTimeout);
 
  private:
   AmqpClient(TcpSocket socket, ConnectionParams params);

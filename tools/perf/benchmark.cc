@@ -195,6 +195,7 @@ Results Workers::collect() const {
   for (const auto& s : consumer_stats_) {
     r.consumed += s.consumed;
     r.unstamped += s.unstamped;
+    r.stale += s.stale;
     r.latency.merge(s.latency);
   }
   return r;

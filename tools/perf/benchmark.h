@@ -18,6 +18,7 @@ struct Results {
   std::uint64_t confirmed = 0;
   std::uint64_t nacked = 0;
   std::uint64_t unstamped = 0;
+  std::uint64_t stale = 0;
   std::uint64_t left_in_queues = 0;  // messages the queues still held at teardown
   Histogram latency;                 // ns, publish to consume
   Histogram confirm_latency;         // ns, publish to confirm

@@ -33,6 +33,7 @@ class Consumer {
   ConsumerStats& stats_;
   std::optional<AmqpClient> client_;
   Window window_{};
+  std::uint64_t start_ns_ = 0;  // window_.start on the stamps' clock
 
   // The delivery being assembled from its method, header and body frames.
   enum class Expect { Method, Header, Body };
@@ -55,6 +56,7 @@ void Consumer::run() {
   const auto window = control_.arrive_and_wait();
   if (!window) return client_->close();
   window_ = *window;
+  start_ns_ = steady_ns(window_.start);
 
   while (!control_.aborted()) {
     const auto now = Clock::now();
@@ -130,6 +132,10 @@ void Consumer::complete(Clock::time_point received) {
     last_tag_ = delivery_tag_;
   }
   if (!window_.measured(received)) return;
+  if (stamp_ && stamp_->send_ns < start_ns_) {
+    ++stats_.stale;
+    return;
+  }
   ++stats_.consumed;
   if (!stamp_) {
     ++stats_.unstamped;

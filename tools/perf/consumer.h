@@ -31,6 +31,7 @@ struct ConsumerStats {
   std::atomic<std::uint64_t> received_total{0};  // whole run, for progress lines
   std::uint64_t consumed = 0;                    // in the measured window
   std::uint64_t unstamped = 0;                   // bodies too short to carry a stamp
+  std::uint64_t stale = 0;  // stamped before this run started: left over from an earlier one
   Histogram latency;                             // ns, publish to receive, measured window
   std::string error;                             // empty unless the consumer failed
 };

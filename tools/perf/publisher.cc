@@ -20,11 +20,14 @@ namespace m = amqp::method;
 constexpr std::size_t kBatchBytes = 64 * 1024;
 // A paced publisher that fell behind (descheduled, or blocked by the broker) catches up by at
 // most this much at once and forgets the rest, so pacing never turns into a burst.
-constexpr auto kMaxLag = std::chrono::milliseconds(2);
+constexpr auto kMaxLag = std::chrono::milliseconds(5);
 // Unpaced publishers without confirms look for broker frames (a close, an alarm) this often.
 constexpr int kBatchesPerIdleRead = 64;
 // How long to wait for acks at a time when the confirm window is full.
 constexpr auto kConfirmWaitSlice = std::chrono::milliseconds(10);
+// How long a publisher waits at the end for the broker to work through what it has already
+// been sent (see AmqpClient::close).
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
 class Publisher {
  public:
@@ -95,7 +98,7 @@ void Publisher::run() {
       if (client_->receive(kNoWait)) handle_frames(Clock::now());
     }
   }
-  client_->close();
+  client_->close(kDrainTimeout);
 }
 
 void Publisher::build_template() {

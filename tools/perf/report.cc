@@ -79,6 +79,9 @@ std::string format_text(const Options& o, const Results& r) {
   out += text_histogram("latency", r.latency);
   if (o.confirm_window > 0) out += text_histogram("confirm lat.", r.confirm_latency);
   if (r.unstamped > 0) out += fmt::format("{:<14}{}\n", "unstamped", r.unstamped);
+  if (r.stale > 0) {
+    out += fmt::format("{:<14}{} (from an earlier run; not counted)\n", "stale", r.stale);
+  }
   out += fmt::format("{:<14}{}\n", "left queued", r.left_in_queues);
   const std::uint64_t handled = r.published + r.consumed;
   out += fmt::format("{:<14}{:.2f} s ({:.0f}% of one core{})\n", "tool cpu", r.tool_cpu_s,
@@ -92,12 +95,12 @@ std::string format_text(const Options& o, const Results& r) {
 std::string format_json(const Options& o, const Results& r) {
   return fmt::format(
       R"({{"published_per_s":{:.1f},"consumed_per_s":{:.1f},"confirmed_per_s":{:.1f},)"
-      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},)"
+      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},"stale":{},)"
       R"("left_in_queues":{},"measured_s":{},"tool_cpu_s":{:.3f},)"
       R"("latency_us":{},"confirm_latency_us":{},"config":{}}})"
       "\n",
       per_second(r.published, r), per_second(r.consumed, r), per_second(r.confirmed, r),
-      r.published, r.consumed, r.confirmed, r.nacked, r.unstamped, r.left_in_queues,
+      r.published, r.consumed, r.confirmed, r.nacked, r.unstamped, r.stale, r.left_in_queues,
       r.measured_s, r.tool_cpu_s, json_histogram(r.latency), json_histogram(r.confirm_latency),
       json_config(o));
 }

@@ -14,7 +14,7 @@ namespace {
 // and "a." into two ("a" and ""), and so does this.
 template <class F>
 void for_each_word(std::string_view text, F&& f) {
-  if (text.empty()) return;
+  //mut
   std::size_t start = 0;
   for (;;) {
     std::size_t dot = text.find('.', start);
@@ -62,11 +62,11 @@ struct TopicRouter::MatchState {
   bool add_hash(const Node* node) {
     if (hashes.size() < kLinearMax) {
       for (const Node* h : hashes) {
-        if (h == node) return false;
+        if (h == node) {}
       }
     } else {
       if (hash_set.empty()) hash_set.insert(hashes.begin(), hashes.end());
-      if (!hash_set.insert(node).second) return false;
+      hash_set.insert(node);
     }
     hashes.push_back(node);
     return true;
