@@ -17,13 +17,13 @@ setup:
 	@./scripts/setup.sh
 
 build: setup
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_TESTS=ON \
 	  -DSLUICE_WERROR=$${SLUICE_WERROR:-$${CI:+ON}} $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Debug build with AddressSanitizer and UndefinedBehaviorSanitizer.
 debug: setup
-	@cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON \
+	@cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=ON \
 	  -DSLUICE_WERROR=$${SLUICE_WERROR:-$${CI:+ON}} $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(DEBUG_DIR) -j $(JOBS)
 

@@ -5,9 +5,9 @@
 #   bench/rabbitmq.sh start DIR   # DIR is created if missing; prints nothing on success
 #   bench/rabbitmq.sh stop DIR
 #
-# Both listeners bind 127.0.0.1 only. Ports: BENCH_RABBITMQ_PORT (AMQP, default 27672) and BENCH_RABBITMQ_DIST_PORT (Erlang
-# distribution, default 27673). The node runs RabbitMQ's defaults, no plugins, so the
-# comparison with Sluice is against RabbitMQ as Debian ships it.
+# Both listeners bind 127.0.0.1 only. Ports: BENCH_RABBITMQ_PORT (AMQP, default 27672) and
+# BENCH_RABBITMQ_DIST_PORT (Erlang distribution, default 27673). The node runs RabbitMQ's
+# defaults with no plugins, so the comparison is with RabbitMQ as Debian ships it.
 set -euo pipefail
 
 cmd=${1:?usage: rabbitmq.sh start|stop DIR}
@@ -21,7 +21,8 @@ node=${BENCH_RABBITMQ_NODE:-bench@localhost}
 bin=${BENCH_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
 
 rabbit_env() {
-  env HOME="$dir" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+  env HOME="$dir" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+    RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
     RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist_port" \
     RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
@@ -46,7 +47,9 @@ case "$cmd" in
     fi
     ;;
   stop)
-    rabbit_env timeout 60 "$bin/rabbitmqctl" -q -n "$node" stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+    # Given the pid file, stop also waits for the Erlang VM to exit.
+    rabbit_env timeout 60 "$bin/rabbitmqctl" -q -n "$node" stop "$dir/rabbitmq.pid" \
+      >/dev/null 2>&1 || true
     ;;
   *)
     echo "usage: rabbitmq.sh start|stop DIR" >&2

@@ -48,6 +48,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+selected() {  # workload id
+  [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -86,7 +90,7 @@ raw=$work/results.jsonl
 total_runs=0
 for line in "${workloads[@]}"; do
   id=$(awk -F'|' '{gsub(/ /, "", $1); print $1}' <<<"$line")
-  if [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $id "* ]]; then total_runs=$((total_runs + 2)); fi
+  if selected "$id"; then total_runs=$((total_runs + 2)); fi
 done
 total_runs=$((total_runs * repeats))
 echo "bench: $total_runs runs of ${seconds}s (+${warmup}s warmup); Sluice on $sluice_port"
@@ -99,21 +103,19 @@ for ((r = 1; r <= repeats; r++)); do
   for line in "${workloads[@]}"; do
     IFS='|' read -r id description args <<<"$line"
     id=${id//[[:space:]]/}
-    if [[ -n ${BENCH_ONLY:-} && " $BENCH_ONLY " != *" $id "* ]]; then continue; fi
+    selected "$id" || continue
     for broker in "${order[@]}"; do
       run=$((run + 1))
       printf 'bench: [%d/%d] %-12s %-9s ' "$run" "$total_runs" "$id" "$broker"
       # shellcheck disable=SC2086  # args is a word list on purpose
       if out=$("$perf_bin" --port "${port[$broker]}" --duration "$seconds" --warmup "$warmup" \
                  --json --quiet $args 2>"$work/perf.err"); then
-        python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("published %.0f/s consumed %.0f/s p99 %.0f us" % (d["published_per_s"], d["consumed_per_s"], d["latency_us"]["p99"]))' "$out"
+        python3 "$here/report.py" --one-line <<<"$out"
       else
-        err=$(tail -1 "$work/perf.err")
-        echo "FAILED: $err"
-        out=$(python3 -c 'import json,sys; print(json.dumps({"error": sys.argv[1]}))' "$err")
+        out=$(tail -1 "$work/perf.err")
+        echo "FAILED: $out"
       fi
-      python3 -c 'import json,sys; d=json.loads(sys.argv[4]); d.update(workload=sys.argv[1], broker=sys.argv[2], repeat=int(sys.argv[3])); print(json.dumps(d))' \
-        "$id" "$broker" "$r" "$out" >>"$raw"
+      python3 "$here/report.py" --record "$id" "$broker" "$r" <<<"$out" >>"$raw"
       if ! kill -0 "$sluice_pid" 2>/dev/null; then
         echo "bench: sluice exited; its log ends with:" >&2
         tail -20 "$work/sluice.log" >&2

@@ -145,9 +145,10 @@ void Connection::process_input() {
     }
     in_begin_ += parsed.consumed;
     ConnectionStats::add(stats_.recv_frames, 1);
+    frame_class_id_ = frame_method_id_ = 0;
     auto handled = handle_frame(parsed.frame);
     if (!handled) {
-      fail_connection(handled.error(), 0, 0);
+      fail_connection(handled.error(), frame_class_id_, frame_method_id_);
     }
   }
 }
@@ -310,9 +311,10 @@ Result<void> Connection::handle_frame(const Frame& frame) {
   if (state_ == State::Closing && frame.channel != 0) return ok();
 
   if (frame.type == FrameType::Heartbeat) {
-    if (frame.channel != 0) {
+    if (frame.channel != 0 || !frame.payload.empty()) {
       return amqp_error(ReplyCode::FrameError,
-                        fmt::format("heartbeat frame on channel {}", frame.channel));
+                        fmt::format("heartbeat frame on channel {} with {} payload bytes",
+                                    frame.channel, frame.payload.size()));
     }
     return ok();
   }
@@ -329,9 +331,18 @@ Result<void> Connection::handle_frame(const Frame& frame) {
                       fmt::format("content frame of type {} on channel 0",
                                   static_cast<int>(frame.type)));
   }
-  auto decoded = decode_method(frame.payload);
+  auto decoded = decode_frame_method(frame);
   if (!decoded) return decoded.error();
   return handle_connection_method(*decoded);
+}
+
+Result<Method> Connection::decode_frame_method(const Frame& frame) {
+  auto decoded = decode_method(frame.payload);
+  if (decoded) {
+    frame_class_id_ = class_id_of(*decoded);
+    frame_method_id_ = method_id_of(*decoded);
+  }
+  return decoded;
 }
 
 Result<void> Connection::handle_channel_frame(const Frame& frame) {
@@ -339,10 +350,12 @@ Result<void> Connection::handle_channel_frame(const Frame& frame) {
   Channel* channel = id < channels_.size() ? channels_[id].get() : nullptr;
   if (channel == nullptr) {
     if (frame.type != FrameType::Method) {
-      return amqp_error(ReplyCode::ChannelError,
-                        fmt::format("expected 'channel.open' on channel {}", id));
+      return amqp_error(ReplyCode::UnexpectedFrame,
+                        fmt::format("expected method frame on channel {}, got non method frame "
+                                    "instead",
+                                    id));
     }
-    auto decoded = decode_method(frame.payload);
+    auto decoded = decode_frame_method(frame);
     if (!decoded) return decoded.error();
     return open_channel(id, *decoded);
   }

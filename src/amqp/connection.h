@@ -130,6 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Frame routing and error handling (connection.cc).
   Result<void> handle_frame(const Frame& frame);
+  Result<Method> decode_frame_method(const Frame& frame);
   Result<void> handle_channel_frame(const Frame& frame);
   Result<void> open_channel(std::uint16_t channel, const Method& method);
   void fail_connection(const Error& error, std::uint16_t class_id, std::uint16_t method_id);
@@ -164,6 +165,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   bool discard_input_ = false;  // after a framing error nothing more can be parsed
+  // The method of the frame being handled, for the class-id and method-id of a close.
+  std::uint16_t frame_class_id_ = 0;
+  std::uint16_t frame_method_id_ = 0;
 
   // Output: frames collect in out_ while writing_ is on the wire.
   Bytes out_;

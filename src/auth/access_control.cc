@@ -51,7 +51,7 @@ Result<User> AccessControl::authenticate(std::string_view user, std::string_view
 
 Result<void> AccessControl::check_vhost(const User& user, std::string_view vhost) const {
   if (vhost != "/") {
-    return Error{errc::vhost_not_found, fmt::format("vhost '{}' not found", vhost)};
+    return Error{errc::vhost_not_found, fmt::format("vhost {} not found", vhost)};
   }
   (void)user;  // every user may use "/" until permissions exist
   return ok();

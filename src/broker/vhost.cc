@@ -43,7 +43,8 @@ VirtualHost::VirtualHost(std::string name) : name_(std::move(name)) {
     s.name = ename;
     s.type = type;
     s.durable = true;
-    exchanges_.emplace(s.name, std::make_shared<Exchange>(std::move(s)));
+    auto exchange = std::make_shared<Exchange>(std::move(s));
+    exchanges_.emplace(exchange->name(), std::move(exchange));
   }
 }
 
@@ -144,7 +145,8 @@ Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool pa
     if (!queue) return queue.error();
     return QueueDeclared{*queue, (*queue)->message_count(), (*queue)->consumer_count()};
   }
-  if (settings.name.empty()) settings.name = generate_queue_name();
+  const bool server_named = settings.name.empty();
+  if (server_named) settings.name = generate_queue_name();
   if (auto checked = check_queue_arguments(settings.arguments); !checked) {
     return checked.error();
   }
@@ -172,7 +174,7 @@ Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool pa
     return QueueDeclared{*queue, (*queue)->message_count(), (*queue)->consumer_count()};
   }
 
-  if (reserved_name(settings.name)) {
+  if (reserved_name(settings.name) && !server_named) {
     return error(errc::access_refused,
                  fmt::format("queue name '{}' contains reserved prefix 'amq.*'", settings.name));
   }

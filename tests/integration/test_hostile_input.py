@@ -24,7 +24,6 @@ import pytest
 
 import amqp_raw as raw
 from amqp_raw import PeerClosed, FrameTimeout
-from conftest import ON_RABBITMQ
 
 # How long the broker may take to close the socket after an error. RabbitMQ 3.10 waits 3 s
 # for a close-ok it will never parse after a frame error, and delays silent closes by 3 s.
@@ -351,6 +350,80 @@ def test_content_frame_without_content_method_is_unexpected_frame(
         # instead" (on channel 0: "UNEXPECTED_FRAME - type 2, all octets = ..."), class 0,
         # method 0.
         expect_hard_error(c, 505, "UNEXPECTED_FRAME", (0, 0))
+    assert_healthy(broker.port)
+
+
+def publish_start(c: raw.RawConnection, channel: int = 1) -> None:
+    c.send_method(channel, raw.BASIC_PUBLISH, raw.basic_publish_args("", "no-such-queue"))
+
+
+@pytest.mark.parametrize("steps", [
+    [lambda c: c.send(raw.header_frame(1, 60, 0)), lambda c: c.send(raw.body_frame(1, b"x"))],
+    [lambda c: c.send_method(1, raw.CHANNEL_CLOSE, raw.close_args())],
+    [lambda c: c.send(raw.header_frame(1, 60, 5)),
+     lambda c: c.send_method(1, raw.CHANNEL_CLOSE, raw.close_args())],
+    [lambda c: c.send(raw.header_frame(1, 50, 5))],
+], ids=["body-after-empty-message", "method-instead-of-header", "method-instead-of-body",
+        "header-of-wrong-class"])
+def test_content_frames_out_of_sequence_are_unexpected_frame(broker, assert_healthy, steps):
+    with connected(broker.port) as c:
+        c.open_channel(1)
+        publish_start(c)
+        for step in steps:
+            step(c)
+        # RabbitMQ 3.10: 505, e.g. "UNEXPECTED_FRAME - expected content header for class 60,
+        # got non content header frame instead" / "... got one for class 50 instead" /
+        # "expected content body, got non content body frame instead" / (body after an empty
+        # message) "expected method frame, got non method frame instead". It names
+        # basic.publish (60, 40) as the method, except for the last one (0, 0); the ids are
+        # not checked here.
+        expect_hard_error(c, 505, "UNEXPECTED_FRAME")
+    assert_healthy(broker.port)
+
+
+def test_truncated_content_header_is_frame_error(broker, assert_healthy):
+    with connected(broker.port) as c:
+        c.open_channel(1)
+        publish_start(c)
+        c.send(raw.frame(raw.FRAME_HEADER, 1, b"\x00\x3c"))
+        # RabbitMQ 3.10: 501 "FRAME_ERROR - type 2, all octets = <<0,60>>: unknown_frame".
+        expect_hard_error(c, 501, "FRAME_ERROR")
+    assert_healthy(broker.port)
+
+
+def test_heartbeats_and_other_channels_may_interleave_with_content(broker, assert_healthy):
+    with connected(broker.port) as c:
+        c.open_channel(1)
+        c.open_channel(2)
+        publish_start(c, 1)
+        c.send(raw.header_frame(1, 60, 5))
+        c.send(raw.heartbeat_frame())
+        c.send_method(2, raw.CHANNEL_CLOSE, raw.close_args())
+        f = c.expect_method(raw.CHANNEL_CLOSE_OK)
+        assert f.channel == 2
+        c.send(raw.body_frame(1, b""))
+        c.send(raw.body_frame(1, b"01234"))
+        # RabbitMQ 3.10: all accepted (an empty body frame too); channel 1 still answers.
+        c.send_method(1, raw.CHANNEL_CLOSE, raw.close_args())
+        f = c.expect_method(raw.CHANNEL_CLOSE_OK)
+        assert f.channel == 1
+        c.close_cleanly()
+    assert_healthy(broker.port)
+
+
+def test_default_channel_max_allows_2047_channels_and_no_more(broker, assert_healthy):
+    with connected(broker.port) as c:
+        c.send(b"".join(raw.method_frame(ch, raw.CHANNEL_OPEN, raw.shortstr(""))
+                        for ch in range(1, 2048)))
+        opened = set()
+        for _ in range(2047):
+            f = c.expect_method(raw.CHANNEL_OPEN_OK, timeout=10)
+            opened.add(f.channel)
+        assert opened == set(range(1, 2048))
+        c.send_method(2048, raw.CHANNEL_OPEN, raw.shortstr(""))
+        # RabbitMQ 3.10: 530 "NOT_ALLOWED - number of channels opened (2047) has reached the
+        # negotiated channel_max (2047)".
+        expect_hard_error(c, 530, "NOT_ALLOWED")
     assert_healthy(broker.port)
 
 

@@ -25,17 +25,21 @@ std::uint16_t read_u16(const std::uint8_t* p) {
 
 std::string describe_close(std::uint16_t code, const std::string& text, std::uint16_t class_id,
                            std::uint16_t method_id) {
-  std::string s = fmt::format("{} {}", code,
-                              amqp::reply_code_name(static_cast<amqp::ReplyCode>(code)));
-  if (!text.empty()) s += " - " + text;
+  const std::string_view name = amqp::reply_code_name(static_cast<amqp::ReplyCode>(code));
+  std::string s = fmt::format("{} {}", code, name);
+  // RabbitMQ starts its reply texts with the code's name ("NOT_FOUND - no queue 'x'").
+  std::string_view detail = text;
+  if (detail.starts_with(name)) detail.remove_prefix(name.size());
+  if (detail.starts_with(" - ")) detail.remove_prefix(3);
+  if (!detail.empty()) s += fmt::format(" - {}", detail);
   if (class_id != 0) s += fmt::format(" (in reply to {})", amqp::method_name(class_id, method_id));
   return s;
 }
 
 amqp::FieldTable client_properties(const ConnectionParams& params) {
   amqp::FieldTable capabilities{
-      {"publisher_confirms", true},        {"basic.nack", true},
-      {"consumer_cancel_notify", true},    {"connection.blocked", true},
+      {"publisher_confirms", true},           {"basic.nack", true},
+      {"consumer_cancel_notify", true},       {"connection.blocked", true},
       {"authentication_failure_close", true},
   };
   return amqp::FieldTable{
@@ -80,10 +84,12 @@ void AmqpClient::handshake() {
   amqp::append_method_frame(out_, 0, start_ok);
   if (!flush(deadline)) throw AmqpError(0, "timed out sending connection.start-ok");
 
-  // A broker that rejects the login may just drop the connection.
+  // A broker that rejects the login may just drop the connection instead of closing it.
   amqp::Method tune_method;
   try {
     tune_method = wait_method(0, deadline);
+  } catch (const AmqpError&) {
+    throw;
   } catch (const std::runtime_error& e) {
     throw AmqpError(0, std::string(e.what()) + " during login (wrong user or password?)");
   }
@@ -181,12 +187,12 @@ void AmqpClient::check_close(const amqp::Frame& frame) {
   if (frame.payload.size() < 4) return;
   const std::uint16_t class_id = read_u16(frame.payload.data());
   const std::uint16_t method_id = read_u16(frame.payload.data() + 2);
-  const bool connection_close = class_id == m::ConnectionClose::kClassId &&
-                                method_id == m::ConnectionClose::kMethodId;
+  const bool connection_close =
+      class_id == m::ConnectionClose::kClassId && method_id == m::ConnectionClose::kMethodId;
   const bool channel_close =
       class_id == m::ChannelClose::kClassId && method_id == m::ChannelClose::kMethodId;
-  const bool blocked = class_id == m::ConnectionBlocked::kClassId &&
-                       method_id == m::ConnectionBlocked::kMethodId;
+  const bool blocked =
+      class_id == m::ConnectionBlocked::kClassId && method_id == m::ConnectionBlocked::kMethodId;
   if (!connection_close && !channel_close && !blocked) return;
 
   auto decoded = amqp::decode_method(frame.payload);
@@ -195,16 +201,16 @@ void AmqpClient::check_close(const amqp::Frame& frame) {
     amqp::append_method_frame(out_, 0, m::ConnectionCloseOk{});
     flush(Clock::now() + kCloseTimeout);
     socket_.close();
-    throw AmqpError(c->reply_code, "broker closed the connection: " +
-                                       describe_close(c->reply_code, c->reply_text,
-                                                      c->class_id, c->method_id));
+    throw AmqpError(c->reply_code,
+                    "broker closed the connection: " +
+                        describe_close(c->reply_code, c->reply_text, c->class_id, c->method_id));
   }
   if (auto* c = std::get_if<m::ChannelClose>(&*decoded)) {
     amqp::append_method_frame(out_, frame.channel, m::ChannelCloseOk{});
     flush(Clock::now() + kCloseTimeout);
-    throw AmqpError(c->reply_code, "broker closed the channel: " +
-                                       describe_close(c->reply_code, c->reply_text,
-                                                      c->class_id, c->method_id));
+    throw AmqpError(c->reply_code,
+                    "broker closed the channel: " +
+                        describe_close(c->reply_code, c->reply_text, c->class_id, c->method_id));
   }
   const auto& b = std::get<m::ConnectionBlocked>(*decoded);
   throw AmqpError(0, "broker blocked publishing (resource alarm: " + b.reason + ")");
@@ -223,8 +229,7 @@ std::uint32_t AmqpClient::delete_queue(const std::string& name) {
   return call<m::QueueDeleteOk>(kChannel, del).message_count;
 }
 
-void AmqpClient::declare_exchange(const std::string& name, const std::string& type,
-                                  bool durable) {
+void AmqpClient::declare_exchange(const std::string& name, const std::string& type, bool durable) {
   m::ExchangeDeclare declare;
   declare.exchange = name;
   declare.type = type;

@@ -81,7 +81,8 @@ ConnectionParams parse_amqp_uri(std::string_view uri, const ConnectionParams& de
     host_port = authority.substr(at + 1);
     const auto colon = userinfo.find(':');
     params.user = percent_decode(userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) params.password = percent_decode(userinfo.substr(colon + 1));
+    if (colon != std::string_view::npos)
+      params.password = percent_decode(userinfo.substr(colon + 1));
   }
   parse_host_port(host_port, params);
   return params;

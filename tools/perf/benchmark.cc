@@ -73,11 +73,11 @@ class Workers {
  public:
   explicit Workers(const Options& o)
       : options_(o),
-        control_(o.publishers + o.consumers,
-                 std::chrono::duration_cast<Clock::duration>(
-                     std::chrono::duration<double>(o.warmup_s)),
-                 std::chrono::duration_cast<Clock::duration>(
-                     std::chrono::duration<double>(o.duration_s))),
+        control_(
+            o.publishers + o.consumers,
+            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s)),
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(o.duration_s))),
         publisher_stats_(static_cast<std::size_t>(o.publishers)),
         consumer_stats_(static_cast<std::size_t>(o.consumers)) {}
 
@@ -149,8 +149,8 @@ double Workers::wait() {
     bool measuring = false;
     auto next_tick = window->start + kProgressInterval;
     while (!control_.aborted()) {
-      const auto wake = std::min({next_tick, window->end,
-                                  measuring ? window->end : window->measure_from});
+      const auto wake =
+          std::min({next_tick, window->end, measuring ? window->end : window->measure_from});
       std::this_thread::sleep_until(wake);
       if (!measuring && Clock::now() >= window->measure_from) {
         measuring = true;
@@ -174,7 +174,8 @@ void Workers::print_progress(double elapsed_s, std::uint64_t& last_sent,
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   for (const auto& s : publisher_stats_) sent += s.sent_total.load(std::memory_order_relaxed);
-  for (const auto& s : consumer_stats_) received += s.received_total.load(std::memory_order_relaxed);
+  for (const auto& s : consumer_stats_)
+    received += s.received_total.load(std::memory_order_relaxed);
   if (!options_.quiet) {
     fmt::print(stderr, "[{:5.0f}s] sent {:>9} msg/s   received {:>9} msg/s\n", elapsed_s,
                sent - last_sent, received - last_received);
@@ -196,6 +197,7 @@ Results Workers::collect() const {
     r.consumed += s.consumed;
     r.unstamped += s.unstamped;
     r.stale += s.stale;
+    r.out_of_order += s.out_of_order;
     r.latency.merge(s.latency);
   }
   return r;

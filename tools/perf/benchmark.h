@@ -12,13 +12,14 @@
 namespace sluice::perf {
 
 struct Results {
-  double measured_s = 0;         // length of the measured window
-  std::uint64_t published = 0;   // all counts are for the measured window
+  double measured_s = 0;        // length of the measured window
+  std::uint64_t published = 0;  // all counts are for the measured window
   std::uint64_t consumed = 0;
   std::uint64_t confirmed = 0;
   std::uint64_t nacked = 0;
   std::uint64_t unstamped = 0;
   std::uint64_t stale = 0;
+  std::uint64_t out_of_order = 0;
   std::uint64_t left_in_queues = 0;  // messages the queues still held at teardown
   Histogram latency;                 // ns, publish to consume
   Histogram confirm_latency;         // ns, publish to confirm

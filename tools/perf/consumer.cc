@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "amqp/properties.h"
 #include "tools/perf/message_stamp.h"
@@ -13,6 +14,8 @@ namespace m = amqp::method;
 
 // How long one read waits before the loop looks at the clock, the abort flag and pending acks.
 constexpr auto kIdleSlice = std::chrono::milliseconds(10);
+// Publisher ids beyond this (not ours: sluice-perf caps --publishers at 1000) are not tracked.
+constexpr std::uint32_t kMaxTrackedPublishers = 4096;
 
 class Consumer {
  public:
@@ -27,6 +30,7 @@ class Consumer {
   void on_header(const amqp::Frame& frame, Clock::time_point received);
   void on_body(const amqp::Frame& frame, Clock::time_point received);
   void complete(Clock::time_point received);
+  void check_order(const MessageStamp& stamp);
 
   const ConsumerConfig& config_;
   RunControl& control_;
@@ -42,6 +46,9 @@ class Consumer {
   std::uint64_t body_left_ = 0;
   bool body_started_ = false;
   std::optional<MessageStamp> stamp_;
+
+  // Last sequence number seen per publisher id, for the out-of-order count.
+  std::vector<std::optional<std::uint32_t>> last_sequence_;
 
   std::uint64_t received_ = 0;
   std::uint64_t unacked_ = 0;
@@ -124,6 +131,15 @@ void Consumer::on_body(const amqp::Frame& frame, Clock::time_point received) {
   if (body_left_ == 0) complete(received);
 }
 
+void Consumer::check_order(const MessageStamp& stamp) {
+  if (stamp.publisher_id >= kMaxTrackedPublishers) return;
+  if (stamp.publisher_id >= last_sequence_.size()) last_sequence_.resize(stamp.publisher_id + 1);
+  auto& last = last_sequence_[stamp.publisher_id];
+  // Serial-number comparison, so the 32-bit sequence may wrap.
+  if (last && static_cast<std::int32_t>(stamp.sequence - *last) <= 0) ++stats_.out_of_order;
+  last = stamp.sequence;
+}
+
 void Consumer::complete(Clock::time_point received) {
   expect_ = Expect::Method;
   ++received_;
@@ -141,6 +157,7 @@ void Consumer::complete(Clock::time_point received) {
     ++stats_.unstamped;
     return;
   }
+  check_order(*stamp_);
   const std::uint64_t now_ns = steady_ns(received);
   stats_.latency.record(now_ns > stamp_->send_ns ? now_ns - stamp_->send_ns : 0);
 }

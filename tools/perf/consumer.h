@@ -32,8 +32,12 @@ struct ConsumerStats {
   std::uint64_t consumed = 0;                    // in the measured window
   std::uint64_t unstamped = 0;                   // bodies too short to carry a stamp
   std::uint64_t stale = 0;  // stamped before this run started: left over from an earlier one
-  Histogram latency;                             // ns, publish to receive, measured window
-  std::string error;                             // empty unless the consumer failed
+  // Deliveries whose sequence number is not above the last one seen from the same publisher:
+  // duplicates or reordering. A queue hands each consumer its messages in order, so on a
+  // healthy broker this stays 0 (gaps are normal: other consumers take the rest).
+  std::uint64_t out_of_order = 0;
+  Histogram latency;  // ns, publish to receive, measured window
+  std::string error;  // empty unless the consumer failed
 };
 
 // Connects, subscribes, waits at the gate, consumes until the window ends, closes. Runs on the

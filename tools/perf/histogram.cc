@@ -51,9 +51,11 @@ double Histogram::mean() const {
 std::uint64_t Histogram::percentile(double p) const {
   if (count_ == 0) return 0;
   p = std::clamp(p, 0.0, 100.0);
-  // Rank of the value we want, 1-based; p = 0 asks for the smallest.
-  const double exact = std::ceil(p / 100.0 * static_cast<double>(count_));
-  const std::uint64_t rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(exact));
+  // Rank of the value we want, 1-based; p = 0 asks for the smallest. 99.9 has no exact binary
+  // form, so shave a rounding error off before ceil(): 99.9% of 1000 must be rank 999.
+  const double exact = p * static_cast<double>(count_) / 100.0;
+  const double rank_f = std::ceil(exact - exact * 1e-12);
+  const std::uint64_t rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(rank_f));
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];

@@ -50,13 +50,13 @@ class Publisher {
   std::optional<ConfirmTracker> confirms_;
   Window window_{};
 
-  Bytes template_;                 // method, header and body frames of one message
-  std::size_t stamp_offset_ = 0;   // where the body (and so the stamp) starts in template_
+  Bytes template_;                // method, header and body frames of one message
+  std::size_t stamp_offset_ = 0;  // where the body (and so the stamp) starts in template_
   std::size_t batch_messages_ = 1;
   std::uint32_t sequence_ = 0;
   std::uint64_t sent_ = 0;
 
-  Clock::duration interval_{};     // between two messages when paced
+  Clock::duration interval_{};  // between two messages when paced
   Clock::time_point next_due_{};
 };
 

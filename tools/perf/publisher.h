@@ -35,8 +35,8 @@ struct PublisherStats {
   std::uint64_t published = 0;               // in the measured window
   std::uint64_t confirmed = 0;               // acks received in the measured window
   std::uint64_t nacked = 0;
-  Histogram confirm_latency;                 // ns from publish to ack, measured window
-  std::string error;                         // empty unless the publisher failed
+  Histogram confirm_latency;  // ns from publish to ack, measured window
+  std::string error;          // empty unless the publisher failed
 };
 
 // Connects, waits at the gate, publishes until the window ends, closes. Runs on the calling

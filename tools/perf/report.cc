@@ -33,8 +33,8 @@ std::string json_string(std::string_view s) {
 std::string json_histogram(const Histogram& h) {
   return fmt::format(
       R"({{"count":{},"p50":{:.1f},"p99":{:.1f},"p999":{:.1f},"max":{:.1f},"mean":{:.1f}}})",
-      h.count(), us(h.percentile(50)), us(h.percentile(99)), us(h.percentile(99.9)),
-      us(h.max()), h.mean() / kNsPerUs);
+      h.count(), us(h.percentile(50)), us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()),
+      h.mean() / kNsPerUs);
 }
 
 std::string json_config(const Options& o) {
@@ -56,14 +56,14 @@ std::string text_histogram(std::string_view label, const Histogram& h) {
 
 std::string describe(const Options& o) {
   std::string rate = o.rate > 0 ? fmt::format("{:.0f} msg/s", o.rate) : "unlimited rate";
-  std::string confirms = o.confirm_window > 0 ? fmt::format(", confirms {}", o.confirm_window)
-                                              : std::string();
+  std::string confirms =
+      o.confirm_window > 0 ? fmt::format(", confirms {}", o.confirm_window) : std::string();
   return fmt::format(
       "{}:{}, {} publisher(s), {} consumer(s), {} queue(s){}, {} B{}, {}{}, {:g} s (+{:g} s "
       "warmup)",
       o.connection.host, o.connection.port, o.publishers, o.consumers, o.queues,
-      o.fanout > 0 ? " on a fanout" : "", o.message_size, o.persistent ? " persistent" : "",
-      rate, confirms, o.duration_s, o.warmup_s);
+      o.fanout > 0 ? " on a fanout" : "", o.message_size, o.persistent ? " persistent" : "", rate,
+      confirms, o.duration_s, o.warmup_s);
 }
 
 }  // namespace
@@ -79,6 +79,10 @@ std::string format_text(const Options& o, const Results& r) {
   out += text_histogram("latency", r.latency);
   if (o.confirm_window > 0) out += text_histogram("confirm lat.", r.confirm_latency);
   if (r.unstamped > 0) out += fmt::format("{:<14}{}\n", "unstamped", r.unstamped);
+  if (r.out_of_order > 0) {
+    out += fmt::format("{:<14}{} (duplicate or reordered deliveries)\n", "out of order",
+                       r.out_of_order);
+  }
   if (r.stale > 0) {
     out += fmt::format("{:<14}{} (from an earlier run; not counted)\n", "stale", r.stale);
   }
@@ -95,14 +99,14 @@ std::string format_text(const Options& o, const Results& r) {
 std::string format_json(const Options& o, const Results& r) {
   return fmt::format(
       R"({{"published_per_s":{:.1f},"consumed_per_s":{:.1f},"confirmed_per_s":{:.1f},)"
-      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},"stale":{},)"
+      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},"stale":{},"out_of_order":{},)"
       R"("left_in_queues":{},"measured_s":{},"tool_cpu_s":{:.3f},)"
       R"("latency_us":{},"confirm_latency_us":{},"config":{}}})"
       "\n",
       per_second(r.published, r), per_second(r.consumed, r), per_second(r.confirmed, r),
-      r.published, r.consumed, r.confirmed, r.nacked, r.unstamped, r.stale, r.left_in_queues,
-      r.measured_s, r.tool_cpu_s, json_histogram(r.latency), json_histogram(r.confirm_latency),
-      json_config(o));
+      r.published, r.consumed, r.confirmed, r.nacked, r.unstamped, r.stale, r.out_of_order,
+      r.left_in_queues, r.measured_s, r.tool_cpu_s, json_histogram(r.latency),
+      json_histogram(r.confirm_latency), json_config(o));
 }
 
 }  // namespace sluice::perf

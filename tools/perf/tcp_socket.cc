@@ -31,8 +31,8 @@ timespec time_left(Clock::time_point deadline) {
 }
 
 int open_nonblocking(const addrinfo& ai) {
-  const int fd = ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                          ai.ai_protocol);
+  const int fd =
+      ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
   if (fd < 0) throw_errno("socket");
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -43,12 +43,14 @@ int open_nonblocking(const addrinfo& ai) {
 
 TcpSocket::~TcpSocket() { close(); }
 
-TcpSocket::TcpSocket(TcpSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+TcpSocket::TcpSocket(TcpSocket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), drained_(other.drained_) {}
 
 TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
+    drained_ = other.drained_;
   }
   return *this;
 }
@@ -114,11 +116,14 @@ std::size_t TcpSocket::write(const std::uint8_t* data, std::size_t size,
   return done;
 }
 
-std::size_t TcpSocket::read(std::uint8_t* data, std::size_t capacity,
-                            Clock::time_point deadline) {
+std::size_t TcpSocket::read(std::uint8_t* data, std::size_t capacity, Clock::time_point deadline) {
+  if (drained_ && deadline > Clock::now() && !wait(POLLIN, deadline)) return 0;
   for (;;) {
     const ssize_t n = ::recv(fd_, data, capacity, 0);
-    if (n > 0) return static_cast<std::size_t>(n);
+    if (n > 0) {
+      drained_ = static_cast<std::size_t>(n) < capacity;
+      return static_cast<std::size_t>(n);
+    }
     if (n == 0) throw std::runtime_error("connection closed by the broker");
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno("recv");

@@ -48,6 +48,9 @@ class TcpSocket {
   bool wait(short events, Clock::time_point deadline);
 
   int fd_ = -1;
+  // Whether the last read() emptied the socket. If it did, the next one polls before trying
+  // recv(), which would only fail; a busy consumer skips the poll instead.
+  bool drained_ = true;
 };
 
 }  // namespace sluice::perf

@@ -1,5 +1,6 @@
-// Replays the committed fuzz seeds through the fuzz target, and keeps every input the fuzzer
-// ever found as a regression test. The target aborts on a failed check, which fails the test.
+// Replays the committed fuzz seeds through the fuzz target; the target aborts on a failed
+// check, which fails the test. An input the fuzzer finds belongs here too, as a named
+// regression test that feeds it to LLVMFuzzerTestOneInput.
 
 #include <gtest/gtest.h>
 

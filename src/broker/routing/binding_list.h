@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -76,12 +77,12 @@ class BindingList {
     return e.destination == destination && e.key == key && e.arguments == arguments;
   }
   void erase_at(std::size_t i);
-  void rebuild_index();
+  void build_index();
 
   std::vector<Entry> entries_;
-  // Only maintained while indexed_; see the class comment.
-  std::unordered_map<BindingTarget*, Positions> positions_;
-  bool indexed_ = false;
+  // Only while the list is long; see the class comment. Behind a pointer because most lists
+  // (one per direct key or topic-trie node) never need it.
+  std::unique_ptr<std::unordered_map<BindingTarget*, Positions>> index_;
 };
 
 template <class Extra>
@@ -90,10 +91,10 @@ auto BindingList<Extra>::insert(BindingTarget* destination, std::string_view key
   if (find(destination, key, arguments) != kNotFound) return nullptr;
 
   entries_.push_back(Entry{destination, std::string(key), std::move(arguments), std::move(extra)});
-  if (indexed_) {
-    positions_[destination].push_back(static_cast<std::uint32_t>(entries_.size() - 1));
+  if (index_) {
+    (*index_)[destination].push_back(static_cast<std::uint32_t>(entries_.size() - 1));
   } else if (entries_.size() > kIndexAbove) {
-    rebuild_index();
+    build_index();
   }
   return &entries_.back();
 }
@@ -109,7 +110,7 @@ bool BindingList<Extra>::erase(BindingTarget* destination, std::string_view key,
 
 template <class Extra>
 std::size_t BindingList<Extra>::erase_all(BindingTarget* destination) {
-  if (!indexed_) {
+  if (!index_) {
     auto it = std::remove_if(entries_.begin(), entries_.end(),
                              [&](const Entry& e) { return e.destination == destination; });
     std::size_t removed = static_cast<std::size_t>(entries_.end() - it);
@@ -117,12 +118,12 @@ std::size_t BindingList<Extra>::erase_all(BindingTarget* destination) {
     return removed;
   }
 
-  auto it = positions_.find(destination);
-  if (it == positions_.end()) return 0;
+  auto it = index_->find(destination);
+  if (it == index_->end()) return 0;
   // Highest position first: erase_at() moves the last entry into the hole, and by then the
   // last entry can no longer be one of this destination's.
   Positions mine = std::move(it->second);
-  positions_.erase(it);
+  index_->erase(it);
   std::sort(mine.begin(), mine.end(), std::greater<>());
   for (std::uint32_t i : mine) erase_at(i);
   return mine.size();
@@ -131,14 +132,14 @@ std::size_t BindingList<Extra>::erase_all(BindingTarget* destination) {
 template <class Extra>
 std::size_t BindingList<Extra>::find(BindingTarget* destination, std::string_view key,
                                      const amqp::FieldTable& arguments) const {
-  if (!indexed_) {
+  if (!index_) {
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       if (same(entries_[i], destination, key, arguments)) return i;
     }
     return kNotFound;
   }
-  auto it = positions_.find(destination);
-  if (it == positions_.end()) return kNotFound;
+  auto it = index_->find(destination);
+  if (it == index_->end()) return kNotFound;
   for (std::uint32_t i : it->second) {
     if (same(entries_[i], destination, key, arguments)) return i;
   }
@@ -148,16 +149,16 @@ std::size_t BindingList<Extra>::find(BindingTarget* destination, std::string_vie
 template <class Extra>
 void BindingList<Extra>::erase_at(std::size_t i) {
   std::size_t last = entries_.size() - 1;
-  if (indexed_) {
+  if (index_) {
     // Forget position i, then re-point the entry that moves from `last` to `i`.
     // erase_all() has already dropped its destination's positions, hence the check.
-    auto mine = positions_.find(entries_[i].destination);
-    if (mine != positions_.end()) {
+    auto mine = index_->find(entries_[i].destination);
+    if (mine != index_->end()) {
       std::erase(mine->second, static_cast<std::uint32_t>(i));
-      if (mine->second.empty()) positions_.erase(mine);
+      if (mine->second.empty()) index_->erase(mine);
     }
     if (i != last) {
-      Positions& moved = positions_[entries_[last].destination];
+      Positions& moved = (*index_)[entries_[last].destination];
       std::replace(moved.begin(), moved.end(), static_cast<std::uint32_t>(last),
                    static_cast<std::uint32_t>(i));
     }
@@ -167,19 +168,15 @@ void BindingList<Extra>::erase_at(std::size_t i) {
 
   // Hysteresis: drop the index well below the threshold, so a list hovering around it does
   // not rebuild on every change.
-  if (indexed_ && entries_.size() <= kIndexAbove / 2) {
-    positions_.clear();
-    indexed_ = false;
-  }
+  if (index_ && entries_.size() <= kIndexAbove / 2) index_.reset();
 }
 
 template <class Extra>
-void BindingList<Extra>::rebuild_index() {
-  positions_.clear();
+void BindingList<Extra>::build_index() {
+  index_ = std::make_unique<std::unordered_map<BindingTarget*, Positions>>();
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    positions_[entries_[i].destination].push_back(static_cast<std::uint32_t>(i));
+    (*index_)[entries_[i].destination].push_back(static_cast<std::uint32_t>(i));
   }
-  indexed_ = true;
 }
 
 }  // namespace sluice::broker

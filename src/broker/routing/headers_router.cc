@@ -182,7 +182,7 @@ bool HeadersRouter::matches(const Bindings::Entry& binding,
     if (j == sorted.size() || key < sorted[j]->first) {
       all = false;  // the key is missing
     } else {
-      const amqp::FieldValue& header = sorted[j]->second;
+      const amqp::FieldValue& header = sorted[j++]->second;
       bool hit = is_void(value) || header_values_equal(value, header);
       all = all && hit;
       any = any || hit;

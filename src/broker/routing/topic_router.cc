@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "broker/routing/binding_list.h"
+#include "broker/routing/word_table.h"
 
 namespace sluice::broker {
 namespace {
@@ -14,7 +15,7 @@ namespace {
 // and "a." into two ("a" and ""), and so does this.
 template <class F>
 void for_each_word(std::string_view text, F&& f) {
-  //mut
+  if (text.empty()) return;
   std::size_t start = 0;
   for (;;) {
     std::size_t dot = text.find('.', start);
@@ -38,16 +39,17 @@ EdgeKind kind_of(std::string_view word) {
 }  // namespace
 
 struct TopicRouter::Node {
-  Node(Node* p, EdgeKind k, std::string_view w) : parent(p), kind(k), word(w) {}
+  Node(Node* p, EdgeKind k, std::string_view w) : word(w), parent(p), kind(k) {}
 
-  bool unused() const { return bindings.empty() && !star && !hash && literal_children == 0; }
+  bool unused() const { return bindings.empty() && !star && !hash && literals.empty(); }
 
+  // First, so that a look-up's word comparison reads the node's first cache line.
+  const std::string word;  // empty except for literal nodes
   Node* const parent;
   const EdgeKind kind;
-  const std::string word;  // only for literal nodes; the literal edge map's key views it
+  WordTable<Node> literals;
   std::unique_ptr<Node> star;
   std::unique_ptr<Node> hash;
-  std::uint32_t literal_children = 0;
   BindingList<> bindings;
 };
 
@@ -55,18 +57,18 @@ struct TopicRouter::Node {
 // reached through a literal or '*' edge after exactly the words seen so far; `hashes` holds
 // every '#' node reached so far. A '#' node, once reached, stays reached (it absorbs any
 // further word), so `hashes` only grows, and it is a set so that a '#' reachable along many
-// paths (as in "#.#.#") is expanded once per word, not once per path.
+// paths (as in "#.#.#" or "#.a.#") is expanded once per word, not once per path.
 struct TopicRouter::MatchState {
   static constexpr std::size_t kLinearMax = 32;
 
   bool add_hash(const Node* node) {
     if (hashes.size() < kLinearMax) {
       for (const Node* h : hashes) {
-        if (h == node) {}
+        if (h == node) return false;
       }
     } else {
       if (hash_set.empty()) hash_set.insert(hashes.begin(), hashes.end());
-      hash_set.insert(node);
+      if (!hash_set.insert(node).second) return false;
     }
     hashes.push_back(node);
     return true;
@@ -78,17 +80,17 @@ struct TopicRouter::MatchState {
     }
   }
 
+  // The literal and '*' children of `node` that consume `word`.
+  void advance(const Node* node, std::string_view word, std::size_t word_hash) {
+    if (const Node* child = node->literals.find(word, word_hash)) next.push_back(child);
+    if (node->star) next.push_back(node->star.get());
+  }
+
   std::vector<const Node*> current;
   std::vector<const Node*> next;
   std::vector<const Node*> hashes;
   std::unordered_set<const Node*> hash_set;  // mirrors `hashes` once it is large
 };
-
-std::size_t TopicRouter::EdgeHash::operator()(const Edge& e) const {
-  std::size_t h = std::hash<std::string_view>{}(e.word);
-  auto p = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(e.parent));
-  return h ^ (p + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-}
 
 TopicRouter::TopicRouter() : root_(std::make_unique<Node>(nullptr, EdgeKind::Root, "")) {}
 
@@ -143,25 +145,16 @@ void TopicRouter::route(std::string_view routing_key, const amqp::FieldTable* /*
 void TopicRouter::step(std::string_view word, MatchState& state) const {
   // Every reached node consumes the word through its literal and '*' edges. The '#' nodes
   // also consume it through their implicit self-loop, so they simply stay in `hashes`.
+  std::size_t word_hash = WordTable<Node>::hash_of(word);
   state.next.clear();
-  for (const Node* node : state.current) advance(node, word, state.next);
+  for (const Node* node : state.current) state.advance(node, word, word_hash);
   std::size_t hashes_before = state.hashes.size();
-  for (std::size_t i = 0; i < hashes_before; ++i) advance(state.hashes[i], word, state.next);
+  for (std::size_t i = 0; i < hashes_before; ++i) {
+    state.advance(state.hashes[i], word, word_hash);
+  }
 
   std::swap(state.current, state.next);
   for (const Node* node : state.current) state.close_over_hashes(node);
-}
-
-void TopicRouter::advance(const Node* node, std::string_view word,
-                          std::vector<const Node*>& next) const {
-  if (const Node* child = literal_child(node, word)) next.push_back(child);
-  if (node->star) next.push_back(node->star.get());
-}
-
-TopicRouter::Node* TopicRouter::literal_child(const Node* node, std::string_view word) const {
-  if (node->literal_children == 0) return nullptr;
-  auto it = literal_edges_.find(Edge{node, word});
-  return it == literal_edges_.end() ? nullptr : it->second.get();
 }
 
 TopicRouter::Node* TopicRouter::find_path(std::string_view pattern) const {
@@ -176,7 +169,7 @@ TopicRouter::Node* TopicRouter::find_path(std::string_view pattern) const {
         node = node->hash.get();
         break;
       default:
-        node = literal_child(node, word);
+        node = node->literals.find(word, WordTable<Node>::hash_of(word));
         break;
     }
   });
@@ -191,24 +184,19 @@ TopicRouter::Node* TopicRouter::make_path(std::string_view pattern) {
 
 TopicRouter::Node* TopicRouter::make_child(Node* node, std::string_view word) {
   EdgeKind kind = kind_of(word);
-  std::unique_ptr<Node>* slot = nullptr;
-  if (kind == EdgeKind::Star) slot = &node->star;
-  if (kind == EdgeKind::Hash) slot = &node->hash;
-  if (slot != nullptr) {
-    if (!*slot) {
-      *slot = std::make_unique<Node>(node, kind, "");
-      ++node_count_;
-    }
-    return slot->get();
+  if (kind == EdgeKind::Literal) {
+    std::size_t word_hash = WordTable<Node>::hash_of(word);
+    if (Node* child = node->literals.find(word, word_hash)) return child;
+    ++node_count_;
+    return node->literals.insert(word_hash, std::make_unique<Node>(node, kind, word));
   }
 
-  if (Node* child = literal_child(node, word)) return child;
-  auto child = std::make_unique<Node>(node, kind, word);
-  Node* raw = child.get();
-  literal_edges_.emplace(Edge{node, raw->word}, std::move(child));
-  ++node->literal_children;
-  ++node_count_;
-  return raw;
+  std::unique_ptr<Node>& slot = kind == EdgeKind::Star ? node->star : node->hash;
+  if (!slot) {
+    slot = std::make_unique<Node>(node, kind, "");
+    ++node_count_;
+  }
+  return slot.get();
 }
 
 void TopicRouter::prune(Node* node) {
@@ -219,7 +207,7 @@ void TopicRouter::prune(Node* node) {
   }
 }
 
-// Frees `node`, which must be unused, and unlinks it from its parent.
+// Frees `node`, which must be unused, by removing it from its parent.
 void TopicRouter::detach(Node* node) {
   Node* parent = node->parent;
   --node_count_;
@@ -230,11 +218,12 @@ void TopicRouter::detach(Node* node) {
     case EdgeKind::Hash:
       parent->hash.reset();
       return;
-    default:
-      // By iterator: the map's key views node->word, which the erase destroys.
-      literal_edges_.erase(literal_edges_.find(Edge{parent, node->word}));
-      --parent->literal_children;
+    default: {
+      // Copy the word first: the erase destroys the node that holds it.
+      std::string word = node->word;
+      parent->literals.erase(word, WordTable<Node>::hash_of(word));
       return;
+    }
   }
 }
 

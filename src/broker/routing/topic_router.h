@@ -4,17 +4,16 @@
 // has zero words, "a..b" three); in a pattern '*' matches exactly one word and '#' zero or
 // more.
 //
-// Patterns live in a trie over words. Each node has literal children (kept in one hash map
-// for the whole trie, keyed by (parent, word)), at most one '*' child and one '#' child, and
-// the bindings whose pattern ends there. bind and unbind walk one path: O(words). route()
-// simulates the trie as an automaton, one routing-key word at a time, over the set of nodes
-// reachable so far. That set never holds a node twice, so the work is bounded by
-// words x reachable nodes however many '#' a pattern has; see README.md.
+// Patterns live in a trie over words. Each node has literal children (in a WordTable), at
+// most one '*' child and one '#' child, and the bindings whose pattern ends there. bind and
+// unbind walk one path: O(words). route() runs the trie as an automaton, one routing-key word
+// at a time, over the set of nodes reached so far. That set never holds a node twice, so the
+// work is bounded by words x reachable nodes however many '#' the patterns have. See
+// README.md.
 
 #include <cstddef>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "amqp/field_table.h"
@@ -45,18 +44,7 @@ class TopicRouter final : public Router {
  private:
   struct Node;
   struct MatchState;
-  // The word views the child's own copy of the word, so the key needs no string of its own.
-  struct Edge {
-    const Node* parent;
-    std::string_view word;
-    bool operator==(const Edge&) const = default;
-  };
-  struct EdgeHash {
-    std::size_t operator()(const Edge& e) const;
-  };
-  using EdgeMap = std::unordered_map<Edge, std::unique_ptr<Node>, EdgeHash>;
 
-  Node* literal_child(const Node* node, std::string_view word) const;
   Node* find_path(std::string_view pattern) const;
   Node* make_path(std::string_view pattern);
   Node* make_child(Node* node, std::string_view word);
@@ -64,11 +52,8 @@ class TopicRouter final : public Router {
   void detach(Node* node);
 
   void step(std::string_view word, MatchState& state) const;
-  void advance(const Node* node, std::string_view word, std::vector<const Node*>& next) const;
 
-  // The root owns the '*' and '#' children below it; literal children belong to the map.
   std::unique_ptr<Node> root_;
-  EdgeMap literal_edges_;
   DestinationIndex<Node> destinations_;
   std::size_t count_ = 0;
   std::size_t node_count_ = 1;

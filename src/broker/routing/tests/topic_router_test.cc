@@ -178,6 +178,15 @@ TEST(TopicRouter, ManyHashesDoNotBlowUp) {
   EXPECT_LT(elapsed, std::chrono::seconds(1));
 }
 
+// "#.a.#" against "a.a.a": the inner '#' node is reached after each "a", and "#.#" reaches its
+// second '#' along as many paths as there are words. Each binding is still reported once.
+TEST(TopicRouter, HashReachedAlongManyPathsIsReportedOnce) {
+  Harness h;
+  h.bind_all({"#.a.#", "#.#", "#.#.#"});
+  EXPECT_EQ(h.matching("a.a.a"), (Names{"#.#", "#.#.#", "#.a.#"}));
+  EXPECT_EQ(h.matching("a.b.a.b"), (Names{"#.#", "#.#.#", "#.a.#"}));
+}
+
 TEST(TopicRouter, BindRejectsDuplicate) {
   Harness h;
   EXPECT_TRUE(h.r.bind(h.q("a"), "x.*", kNoArguments));
