@@ -2,6 +2,7 @@
 """Builds the Sluice-vs-RabbitMQ markdown table from bench/run.sh's raw results.
 
     report.py RESULTS.jsonl --workloads W --seconds S --warmup W --repeats R [--root DIR]
+              [--note TEXT]
     report.py --record WORKLOAD BROKER REPEAT < sluice-perf output   (one raw line)
     report.py --one-line < sluice-perf JSON                           (progress line)
 
@@ -158,6 +159,7 @@ def main():
     parser.add_argument("--warmup", required=True)
     parser.add_argument("--repeats", required=True)
     parser.add_argument("--root", default=".")
+    parser.add_argument("--note", default="", help="a caveat to print under the header")
     args = parser.parse_args()
 
     runs = load(args.results)
@@ -174,6 +176,10 @@ def main():
         f"{args.warmup} s of warmup), brokers alternating; ± is half the spread between the "
         "lowest and highest run. The ratio is Sluice/RabbitMQ; bold where Sluice is ahead "
         "(higher throughput, lower latency).",
+    ]
+    if args.note:
+        out.append(f"- Note: {args.note}")
+    out += [
         "",
         "| Workload | Metric | Sluice | RabbitMQ | Sluice/RabbitMQ |",
         "|---|---|---:|---:|---:|",
@@ -198,6 +204,13 @@ def main():
                        f"{ratio(s_med, r_med, better)} |")
     if failures:
         out += ["", "Failed runs (not in the medians):", ""] + failures
+    suspicious = [
+        f"- {r['workload']} on {r['broker']}, run {r['repeat']}: {r.get('out_of_order', 0)} "
+        f"duplicate or reordered deliveries, {r.get('stale', 0)} left over from earlier runs"
+        for r in runs if r.get("out_of_order", 0) or r.get("stale", 0)
+    ]
+    if suspicious:
+        out += ["", "Deliveries sluice-perf flagged (the runs still count):", ""] + suspicious
     print("\n".join(out))
 
 

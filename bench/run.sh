@@ -11,6 +11,7 @@
 #   BENCH_ONLY      space-separated workload ids to run (default: all of bench/workloads.txt)
 #   BENCH_RABBITMQ_PORT / BENCH_RABBITMQ_DIST_PORT   private RabbitMQ ports (27672 / 27673)
 #   BENCH_RESULTS   where the table goes besides stdout (default bench/results/latest.md)
+#   BENCH_NOTE      a caveat printed with the table (say, what the Sluice build lacks)
 #
 # Both brokers listen on 127.0.0.1 only and run from a temporary directory that is removed,
 # with both brokers stopped, when the script exits for any reason.
@@ -128,7 +129,8 @@ done
 # --- report ---
 mkdir -p "$(dirname "$results_md")"
 python3 "$here/report.py" --workloads "$here/workloads.txt" --seconds "$seconds" \
-  --warmup "$warmup" --repeats "$repeats" --root "$root" "$raw" >"$work/table.md"
+  --warmup "$warmup" --repeats "$repeats" --root "$root" --note "${BENCH_NOTE:-}" "$raw" \
+  >"$work/table.md"
 cat "$work/table.md"
 cp "$work/table.md" "$results_md"
 cp "$raw" "${results_md%.md}.jsonl"

@@ -59,7 +59,8 @@ Result<void> Channel::handle_method(const Frame& frame) {
 
   if (pending_) {
     return amqp_error(ReplyCode::UnexpectedFrame,
-                      fmt::format("expected content header for {} on channel {}, got {}",
+                      fmt::format("expected content {} for {} on channel {}, got {}",
+                                  pending_->header ? "body" : "header",
                                   method_name(class_id_of(pending_->method),
                                               method_id_of(pending_->method)),
                                   id_, method_name(current_class_id_, current_method_id_)));
@@ -78,13 +79,21 @@ Result<void> Channel::handle_content_header(const Frame& frame) {
     return amqp_error(ReplyCode::UnexpectedFrame,
                       fmt::format("content header on channel {} without a content method", id_));
   }
+  // Check the class before decoding: a header of another class is out of sequence, not
+  // malformed (RabbitMQ answers 505 too).
+  const std::uint16_t expected_class = class_id_of(pending_->method);
+  if (frame.payload.size() >= 2) {
+    const auto header_class =
+        static_cast<std::uint16_t>((frame.payload[0] << 8) | frame.payload[1]);
+    if (header_class != expected_class) {
+      return amqp_error(ReplyCode::UnexpectedFrame,
+                        fmt::format("expected content header for class {}, got one for class "
+                                    "{} instead",
+                                    expected_class, header_class));
+    }
+  }
   auto header = decode_content_header(frame.payload);
   if (!header) return header.error();
-  if (header->class_id != class_id_of(pending_->method)) {
-    return amqp_error(ReplyCode::UnexpectedFrame,
-                      fmt::format("content header for class {} follows a method of class {}",
-                                  header->class_id, class_id_of(pending_->method)));
-  }
   const std::uint64_t max = connection_.limits().max_message_size;
   if (header->body_size > max) {
     pending_.reset();

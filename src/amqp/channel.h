@@ -140,7 +140,7 @@ class Channel final : public broker::ConsumerSink {
   Result<void> publish(PendingContent&& content);
   Result<void> route_and_enqueue(const broker::MessagePtr& message,
                                  const std::vector<std::string>& keys, bool mandatory);
-  Result<void> publish_direct_reply(const broker::MessagePtr& message);
+  Result<void> publish_direct_reply(const broker::MessagePtr& message, bool mandatory);
   void send_return(const broker::Message& message, std::uint16_t code, std::string_view text);
   void confirm_published();
 

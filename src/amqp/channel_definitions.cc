@@ -45,10 +45,16 @@ Result<void> Channel::on_exchange_method(const Method& method) {
 }
 
 Result<void> Channel::queue_declare(const method::QueueDeclare& m) {
-  // The direct reply-to pseudo-queue exists for every channel, and is always empty.
-  if (m.queue == broker::DirectReplyRegistry::kPseudoQueue) {
+  // The direct reply-to pseudo-queue exists for every channel; RabbitMQ reports it empty
+  // with one consumer. A reply address exists while its requester's channel lives.
+  const bool pseudo = m.queue == broker::DirectReplyRegistry::kPseudoQueue;
+  if (pseudo || m.queue.starts_with(broker::DirectReplyRegistry::kAddressPrefix)) {
+    if (!pseudo && broker().replies().find(m.queue) == nullptr) {
+      return amqp_error(ReplyCode::NotFound,
+                        fmt::format("no queue '{}' in vhost '{}'", m.queue, vhost().name()));
+    }
     if (!m.nowait) {
-      connection_.send_method(id_, method::QueueDeclareOk{.queue = m.queue});
+      connection_.send_method(id_, method::QueueDeclareOk{.queue = m.queue, .consumer_count = 1});
     }
     return ok();
   }

@@ -82,7 +82,7 @@ Result<void> Channel::publish(PendingContent&& content) {
 
   if (m.exchange.empty() &&
       m.routing_key.starts_with(broker::DirectReplyRegistry::kAddressPrefix)) {
-    return publish_direct_reply(message);
+    return publish_direct_reply(message, m.mandatory);
   }
   if (tx_mode_) {
     tx_publishes_.push_back(TxPublish{std::move(message), std::move(keys), m.mandatory});
@@ -112,12 +112,14 @@ Result<void> Channel::route_and_enqueue(const broker::MessagePtr& message,
   return ok();
 }
 
-Result<void> Channel::publish_direct_reply(const broker::MessagePtr& message) {
+Result<void> Channel::publish_direct_reply(const broker::MessagePtr& message, bool mandatory) {
   broker::Consumer* consumer = broker().replies().find(message->routing_key);
   if (consumer != nullptr) {
     consumer->sink->deliver(*consumer, nullptr, broker::QueueEntry{message, 0, false});
+  } else if (mandatory) {
+    // The requester went away: returned if mandatory, else dropped, as RabbitMQ does.
+    send_return(*message, 312, "NO_ROUTE");
   }
-  // A reply to a requester that went away is dropped, as RabbitMQ does.
   confirm_published();
   return ok();
 }

@@ -134,7 +134,10 @@ void Connection::process_input() {
   if (state_ == State::AwaitingHeader && !check_protocol_header()) return;
   while (!discard_input_ && state_ != State::Closed) {
     const ByteSpan input(in_.data() + in_begin_, in_end_ - in_begin_);
-    FrameParse parsed = parse_frame(input, frame_max_);
+    // As RabbitMQ, accept payloads up to frame_max (the spec counts the 8 bytes of framing
+    // in it); some clients size their frames that way.
+    const std::uint32_t limit = frame_max_ == 0 ? 0 : frame_max_ + kFrameOverhead;
+    FrameParse parsed = parse_frame(input, limit);
     if (parsed.status == FrameParse::Status::NeedMore) return;
     if (parsed.status == FrameParse::Status::Failed) {
       // The stream cannot be resynchronised after a framing error.

@@ -60,6 +60,9 @@ Result<ExchangePtr> VirtualHost::declare_exchange(ExchangeSettings settings,
                                                   std::string_view type_name, bool passive,
                                                   const Actor& actor) {
   auto existing = find_exchange(settings.name);
+  if (passive && settings.name.empty()) {
+    return error(errc::access_refused, "operation not permitted on the default exchange");
+  }
   if (passive) {
     if (!existing) {
       return error(errc::not_found,

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
 
@@ -155,6 +156,12 @@ void apply_toml_entry(Config& c, const std::string& file, const std::string& sec
 }
 
 void apply_toml_file(Config& c, const std::string& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    throw ConfigError(fmt::format("cannot read config file {}: {}", file,
+                                  std::filesystem::exists(file, ec) ? "not a regular file"
+                                                                    : "no such file"));
+  }
   toml::table root;
   try {
     root = toml::parse_file(file);

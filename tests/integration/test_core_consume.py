@@ -282,7 +282,7 @@ def test_unacked_messages_stay_unacked_after_cancel(amqp):
     assert all(m.redelivered for m, _p, _b in again)
 
 
-def test_consumer_on_auto_ack_false_and_unknown_delivery_tag_closes_the_channel(amqp):
+def test_ack_of_a_no_ack_delivery_is_406(amqp):
     ch = amqp.publisher()
     q = amqp.queue(ch)
     got = Collector()

@@ -65,7 +65,7 @@ def test_help_describes_every_flag(run_sluice):
     text = r.stdout + r.stderr
     for flag in ["--config", "--data-dir", "--amqp-port", "--http-port", "--bind",
                  "--log-level", "--log-format", "--heartbeat", "--frame-max", "--channel-max",
-                 "--handshake-timeout", "--io-threads", "--help", "--version"]:
+                 "--handshake-timeout", "--max-message-size", "--help", "--version"]:
         assert flag in text, f"{flag} missing from --help:\n{text}"
 
 
@@ -107,7 +107,9 @@ BAD_TOML = [
     ("heartbeat-too-big", "[amqp]\nheartbeat = 70000\n", "heartbeat", ()),
     ("handshake-timeout-negative", "[amqp]\nhandshake_timeout = -5\n", "handshake_timeout",
      ()),
-    ("io-threads-negative", "[server]\nio_threads = -1\n", "io_threads", ()),
+    ("max-message-size-too-big", "[amqp]\nmax_message_size = 1073741824\n",
+     "max_message_size", ()),
+    ("unknown-section", "[server]\nio_threads = 2\n", "server.io_threads", ()),
     ("log-level-unknown", '[log]\nlevel = "loud"\n', "loud", ()),
     ("log-format-unknown", '[log]\nformat = "xml"\n', "xml", ()),
     ("bind-not-an-address", '[amqp]\nbind = "not-an-ip"\n', "not-an-ip", ("bind",)),
@@ -159,10 +161,10 @@ def test_missing_config_from_environment_exits_2(run_sluice, tmp_path):
     (["--log-level", "loud"], "loud", ()),
     (["--log-format", "xml"], "xml", ()),
     (["--bind", "999.1.1.1"], "999.1.1.1", ("bind",)),
-    (["--io-threads", "-2"], "io", ()),
+    (["--max-message-size", "0"], "max-message-size", ()),
     (["--no-such-flag"], "no-such-flag", ()),
 ], ids=["port-range", "port-text", "frame-max", "channel-max", "heartbeat", "log-level",
-        "log-format", "bind", "io-threads", "unknown-flag"])
+        "log-format", "bind", "max-message-size", "unknown-flag"])
 def test_bad_flag_exits_2_naming_it(run_sluice, tmp_path, args, needle, about):
     r = run_sluice(args + safe_args(tmp_path, skip=about), timeout=FAIL_FAST)
     assert r.returncode == EXIT_BAD_CONFIG, (r.returncode, r.stderr)
@@ -173,7 +175,7 @@ def test_bad_flag_exits_2_naming_it(run_sluice, tmp_path, args, needle, about):
     ("SLUICE_AMQP_PORT", "notaport"), ("SLUICE_AMQP_PORT", "99999"),
     ("SLUICE_HEARTBEAT", "-1"), ("SLUICE_FRAME_MAX", "12"), ("SLUICE_CHANNEL_MAX", "1e3"),
     ("SLUICE_LOG_FORMAT", "xml"), ("SLUICE_LOG_LEVEL", "loud"), ("SLUICE_BIND", "nowhere"),
-    ("SLUICE_IO_THREADS", "many"), ("SLUICE_HANDSHAKE_TIMEOUT", "soon"),
+    ("SLUICE_MAX_MESSAGE_SIZE", "big"), ("SLUICE_HANDSHAKE_TIMEOUT", "soon"),
 ])
 def test_bad_environment_variable_exits_2_naming_it(run_sluice, tmp_path, name, value):
     about = {"SLUICE_AMQP_PORT": ("amqp_port",), "SLUICE_BIND": ("bind",)}.get(name, ())
@@ -198,13 +200,12 @@ heartbeat = 30
 frame_max = 65536
 channel_max = 100
 handshake_timeout = 5
+max_message_size = 2097152
 [http]
 port = {http}
 [log]
 level = "debug"
 format = "text"
-[server]
-io_threads = 2
 """)
     b = start_broker(["--config", cfg], pass_ports=False, port=port, log_level=None)
     tune = tune_of(port)
@@ -281,7 +282,7 @@ def test_every_environment_variable_is_read(start_broker, tmp_path):
         "SLUICE_DATA_DIR": data, "SLUICE_AMQP_PORT": port, "SLUICE_HTTP_PORT": http,
         "SLUICE_BIND": "127.0.0.1", "SLUICE_LOG_LEVEL": "info", "SLUICE_LOG_FORMAT": "json",
         "SLUICE_HEARTBEAT": 15, "SLUICE_FRAME_MAX": 65536, "SLUICE_CHANNEL_MAX": 99,
-        "SLUICE_HANDSHAKE_TIMEOUT": 1, "SLUICE_IO_THREADS": 2,
+        "SLUICE_HANDSHAKE_TIMEOUT": 1, "SLUICE_MAX_MESSAGE_SIZE": 2097152,
     }
     b = start_broker(env=env, pass_ports=False, port=port, log_level=None)
     tune = tune_of(port)
@@ -295,8 +296,8 @@ def test_every_environment_variable_is_read(start_broker, tmp_path):
         c.wait_closed(6.0)
 
 
-def test_io_threads_flag_serves_many_connections(start_broker, assert_healthy):
-    b = start_broker(["--io-threads", "3"])
+def test_serves_many_connections_at_once(start_broker, assert_healthy):
+    b = start_broker()
     conns = [raw.RawConnection(b.port) for _ in range(6)]
     try:
         for i, c in enumerate(conns):

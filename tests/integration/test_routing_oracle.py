@@ -21,7 +21,7 @@ import pika
 import pika.data
 import pytest
 
-from conftest import pika_params
+from conftest import ON_RABBITMQ, pika_params
 
 
 # -------------------------------------------------------------------------------------------
@@ -179,6 +179,11 @@ def test_topic_edge_cases(channel):
     assert dict(zip(patterns, got)) == TOPIC_EXPECTED
 
 
+# RabbitMQ 3.10 backtracks over every way of splitting the key between the '#'s: one message
+# to "#.#.#.#.#.#.#.#.z" (8 '#') with a 16-word key took 2 s to route, with 10 '#' and 20
+# words 89 s, and its channel is stuck meanwhile. Sluice's result is the same; only its time
+# differs, so this runs against Sluice only.
+@pytest.mark.skipif(ON_RABBITMQ, reason="RabbitMQ 3.10's topic matcher is exponential in '#'")
 def test_topic_many_hashes_route_promptly(channel):
     pattern = ".".join(["#"] * 60 + ["z"])
     key = ".".join(["a"] * 120)
@@ -344,7 +349,8 @@ def test_headers_invalid_x_match_is_406(broker, typed_fields, x_match, reply_tex
 @pytest.mark.parametrize("xtype", ["direct", "fanout", "topic", "headers"])
 def test_argument_order_does_not_make_a_new_binding(channel, xtype):
     # RabbitMQ 3.10: {a=1, b=2} and {b=2, a=1} are one binding, so one unbind removes it.
-    channel.exchange_declare("oracle.identity", xtype, auto_delete=True)
+    # Not auto-delete: the exchange must outlive its last binding for the final unbind.
+    channel.exchange_declare("oracle.identity", xtype)
     q = channel.queue_declare("", exclusive=True).method.queue
     channel.queue_bind(q, "oracle.identity", "k", arguments={"a": 1, "b": 2})
     channel.queue_bind(q, "oracle.identity", "k", arguments={"b": 2, "a": 1})
@@ -360,6 +366,7 @@ def test_argument_order_does_not_make_a_new_binding(channel, xtype):
     assert drain(channel, q) == []
     # RabbitMQ 3.10 answers unbind-ok for a binding that does not exist.
     channel.queue_unbind(q, "oracle.identity", "k", arguments={"zz": 1})
+    channel.exchange_delete("oracle.identity")
 
 
 @pytest.mark.parametrize("xtype", ["direct", "fanout", "topic", "headers"])
