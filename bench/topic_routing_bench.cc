@@ -4,7 +4,9 @@
 // Keys have four words, region.service.host.level, over vocabularies of 20, 50, 1000 and 10
 // words. The bindings are 70% literal patterns, 20% with one or two '*' and 10% with '#' in
 // four shapes (r.s.#, #.h.l, r.#.l, *.s.h.#), spread over 10,000 queues. Wildcards stay
-// selective, as subscriptions usually are: a random key matches a handful of bindings.
+// selective, as subscriptions usually are: a random key matches about 25 bindings. A second
+// router holds 100,000 patterns that all have two '#', the shape that makes route() carry the
+// most '#' nodes along.
 //
 //   cmake -S . -B build-routing-rel -G Ninja -DCMAKE_BUILD_TYPE=Release
 //   cmake --build build-routing-rel --target topic_routing_bench
@@ -83,6 +85,22 @@ class Workload {
     }
   }
 
+  // Every pattern has two '#', so the set of '#' nodes a route has to carry along is as large
+  // as this shape of subscription can make it.
+  std::string hash_pattern() {
+    std::vector<std::string> w = literal_words();
+    switch (rng_() % 4) {
+      case 0:
+        return cat({"#.", w[2], ".#"});
+      case 1:
+        return cat({w[0], ".#.", w[3], ".#"});
+      case 2:
+        return cat({"#.", w[1], ".#.", w[3]});
+      default:
+        return cat({"#.#.", w[2]});
+    }
+  }
+
   std::size_t pick(std::size_t n) { return rng_() % n; }
 
  private:
@@ -98,12 +116,12 @@ class Workload {
   std::mt19937 rng_;
 };
 
-// The router under test, built once and shared by the benchmarks that only read it.
+// A router with kBindings bindings, built once and shared by the benchmarks that only read it.
 struct Fixture {
-  Fixture() : queues(kQueues) {
+  explicit Fixture(bool hash_heavy) : queues(kQueues) {
     Workload w(1);
     while (router.binding_count() < kBindings) {
-      std::string p = w.pattern();
+      std::string p = hash_heavy ? w.hash_pattern() : w.pattern();
       if (router.bind(&queues[w.pick(kQueues)], p, {})) patterns.push_back(std::move(p));
     }
   }
@@ -114,30 +132,50 @@ struct Fixture {
 };
 
 Fixture& fixture() {
-  static Fixture f;
+  static Fixture f(false);
   return f;
 }
 
-// Keys drawn at random: most match only a few wildcard bindings.
-void BM_RouteRandomKey(benchmark::State& state) {
-  Fixture& f = fixture();
-  Workload w(2);
-  std::vector<std::string> keys;
-  for (int i = 0; i < 4096; ++i) keys.push_back(w.key());
+Fixture& hash_heavy_fixture() {
+  static Fixture f(true);
+  return f;
+}
 
+// Routes the keys in turn, one per iteration, and reports the average number of matches.
+void route_keys(benchmark::State& state, const TopicRouter& router,
+                const std::vector<std::string>& keys) {
   std::vector<BindingTarget*> out;
   std::size_t i = 0;
   std::size_t matched = 0;
   for (auto _ : state) {
     out.clear();
-    f.router.route(keys[i++ % keys.size()], nullptr, out);
+    router.route(keys[i++ % keys.size()], nullptr, out);
     matched += out.size();
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["matches/route"] =
       benchmark::Counter(static_cast<double>(matched) / static_cast<double>(state.iterations()));
 }
+
+std::vector<std::string> random_keys() {
+  Workload w(2);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4096; ++i) keys.push_back(w.key());
+  return keys;
+}
+
+// Keys drawn at random: most match only a few wildcard bindings.
+void BM_RouteRandomKey(benchmark::State& state) {
+  route_keys(state, fixture().router, random_keys());
+}
 BENCHMARK(BM_RouteRandomKey);
+
+// Random keys against 100,000 patterns that all have two '#' (there are fewer distinct ones,
+// so some patterns hold several queues).
+void BM_RouteRandomKeyAllHashPatterns(benchmark::State& state) {
+  route_keys(state, hash_heavy_fixture().router, random_keys());
+}
+BENCHMARK(BM_RouteRandomKeyAllHashPatterns);
 
 // Keys equal to bound literal patterns: every route finds at least one binding.
 void BM_RouteBoundKey(benchmark::State& state) {
@@ -147,18 +185,7 @@ void BM_RouteBoundKey(benchmark::State& state) {
     if (p.find_first_of("*#") == std::string::npos) keys.push_back(p);
     if (keys.size() == 4096) break;
   }
-
-  std::vector<BindingTarget*> out;
-  std::size_t i = 0;
-  std::size_t matched = 0;
-  for (auto _ : state) {
-    out.clear();
-    f.router.route(keys[i++ % keys.size()], nullptr, out);
-    matched += out.size();
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.counters["matches/route"] =
-      benchmark::Counter(static_cast<double>(matched) / static_cast<double>(state.iterations()));
+  route_keys(state, f.router, keys);
 }
 BENCHMARK(BM_RouteBoundKey);
 

@@ -8,6 +8,7 @@
 
 #include "broker/arguments.h"
 #include "broker/errc.h"
+#include "broker/routing/headers_router.h"
 
 namespace sluice::broker {
 namespace {
@@ -286,6 +287,7 @@ Result<void> VirtualHost::bind_queue(const std::string& queue, const std::string
   if (!source) return source.error();
   auto destination = queue_for(queue, actor);
   if (!destination) return destination.error();
+  if (auto valid = check_binding_arguments(**source, arguments); !valid) return valid;
   if ((*source)->bind(destination->get(), queue, key, arguments)) {
     notify(DefinitionEvent::Kind::Bound, exchange, &actor, queue, key);
   }
@@ -313,6 +315,7 @@ Result<void> VirtualHost::bind_exchange(const std::string& destination,
   if (!src) return src.error();
   auto dst = exchange_for_binding(destination);
   if (!dst) return dst.error();
+  if (auto valid = check_binding_arguments(**src, arguments); !valid) return valid;
   if ((*src)->bind(dst->get(), destination, key, arguments)) {
     notify(DefinitionEvent::Kind::Bound, source, &actor, destination, key);
   }
@@ -331,6 +334,15 @@ Result<void> VirtualHost::unbind_exchange(const std::string& destination,
     notify(DefinitionEvent::Kind::Unbound, source, &actor, destination, key);
     maybe_auto_delete(*src);
   }
+  return ok();
+}
+
+// Headers exchanges validate x-match when a binding is made, as RabbitMQ does.
+Result<void> VirtualHost::check_binding_arguments(const Exchange& source,
+                                                  const amqp::FieldTable& arguments) {
+  if (source.settings().type != ExchangeType::Headers) return ok();
+  auto valid = validate_headers_arguments(arguments);
+  if (!valid) return error(errc::precondition_failed, valid.error().detail);
   return ok();
 }
 

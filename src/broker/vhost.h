@@ -110,6 +110,8 @@ class VirtualHost {
   void notify(DefinitionEvent::Kind kind, const std::string& name, const Actor* actor,
               const std::string& destination = {}, const std::string& key = {});
   Result<ExchangePtr> exchange_for_binding(const std::string& name) const;
+  static Result<void> check_binding_arguments(const Exchange& source,
+                                              const amqp::FieldTable& arguments);
   void remove_bindings_to(BindingTarget* destination);
   void maybe_auto_delete(const ExchangePtr& exchange);
   void route_exchange(const Exchange& exchange, const std::vector<std::string_view>& keys,

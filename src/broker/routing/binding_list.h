@@ -52,8 +52,7 @@ class BindingList {
   Entry* insert(BindingTarget* destination, std::string_view key, amqp::FieldTable arguments,
                 Extra extra = {});
   // Returns false if there was no such binding. REQUIRES: `arguments` is canonical.
-  bool erase(BindingTarget* destination, std::string_view key,
-             const amqp::FieldTable& arguments);
+  bool erase(BindingTarget* destination, std::string_view key, const amqp::FieldTable& arguments);
   // Removes every binding to `destination`; returns how many there were.
   std::size_t erase_all(BindingTarget* destination);
 

@@ -30,7 +30,8 @@ bool DirectRouter::unbind(BindingTarget* destination, std::string_view key,
 void DirectRouter::unbind_all(BindingTarget* destination) {
   for (const auto& [entry, bindings] : destinations_.take(destination)) {
     count_ -= entry->second.erase_all(destination);
-    if (entry->second.empty()) by_key_.erase(entry->first);
+    // By iterator: erasing by entry->first would pass a key that the erase destroys.
+    if (entry->second.empty()) by_key_.erase(by_key_.find(entry->first));
   }
 }
 

@@ -68,9 +68,9 @@ std::optional<XMatch> parse_x_match(std::string_view s) {
 // RabbitMQ's names for the field types, as its error messages print them.
 std::string_view erlang_type_name(const amqp::FieldValue& v) {
   static constexpr std::string_view kNames[] = {
-      "void",  "bool",   "byte",    "unsignedbyte", "short",  "unsignedshort",
-      "signedint", "unsignedint", "long", "float", "double", "decimal",
-      "longstr", "binary", "timestamp", "array", "table"};
+      "void",      "bool",        "byte",      "unsignedbyte", "short",  "unsignedshort",
+      "signedint", "unsignedint", "long",      "float",        "double", "decimal",
+      "longstr",   "binary",      "timestamp", "array",        "table"};
   static_assert(std::size(kNames) == std::variant_size_v<amqp::FieldValue::Variant>);
   return kNames[v.value.index()];
 }
@@ -118,8 +118,7 @@ bool HeadersRouter::bind(BindingTarget* destination, std::string_view key,
                          const amqp::FieldTable& arguments) {
   amqp::FieldTable canonical = canonical_arguments(arguments);
   Pattern pattern = make_pattern(canonical);
-  return bindings_.insert(destination, key, std::move(canonical), std::move(pattern)) !=
-         nullptr;
+  return bindings_.insert(destination, key, std::move(canonical), std::move(pattern)) != nullptr;
 }
 
 bool HeadersRouter::unbind(BindingTarget* destination, std::string_view key,

@@ -24,9 +24,7 @@ namespace sluice::broker {
 template <class T>
 class WordTable {
  public:
-  static std::size_t hash_of(std::string_view word) {
-    return std::hash<std::string_view>{}(word);
-  }
+  static std::size_t hash_of(std::string_view word) { return std::hash<std::string_view>{}(word); }
 
   T* find(std::string_view word, std::size_t hash) const {
     if (size_ == 0) return nullptr;

@@ -72,8 +72,8 @@ TEST(FanoutRouter, UnbindAllRemovesOnlyThatDestination) {
   testing::Targets q;
   FanoutRouter r;
   for (int i = 0; i < 40; ++i) {
-    ASSERT_TRUE(r.bind(q(i % 2 == 0 ? "even" : "q" + std::to_string(i)), std::to_string(i),
-                       kNoArguments));
+    ASSERT_TRUE(
+        r.bind(q(i % 2 == 0 ? "even" : "q" + std::to_string(i)), std::to_string(i), kNoArguments));
   }
   EXPECT_EQ(r.binding_count(), 40u);
   r.unbind_all(q("even"));

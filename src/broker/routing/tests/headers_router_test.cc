@@ -92,8 +92,7 @@ TEST(HeadersRouter, XKeysIgnoredForAllAndAny) {
   EXPECT_TRUE(matches(FieldTable{{"x-match", "all"}, {"x-a", 1}}, kEmpty));
   EXPECT_TRUE(matches(FieldTable{{"x-a", 1}}, FieldTable{{"x-a", 2}}));
   EXPECT_FALSE(matches(FieldTable{{"x-match", "any"}, {"x-a", 1}}, FieldTable{{"x-a", 1}}));
-  EXPECT_TRUE(matches(FieldTable{{"x-match", "all"}, {"a", 1}, {"x-a", 1}},
-                      FieldTable{{"a", 1}}));
+  EXPECT_TRUE(matches(FieldTable{{"x-match", "all"}, {"a", 1}, {"x-a", 1}}, FieldTable{{"a", 1}}));
   // A header whose key starts "x-" matches a binding key that does not.
   EXPECT_TRUE(matches(FieldTable{{"x-b", 1}, {"a", 1}}, FieldTable{{"a", 1}, {"x-a", 1}}));
 }
@@ -139,9 +138,9 @@ TEST(HeadersRouter, MissingHeadersTableIsEmptyTable) {
 // RabbitMQ 3.10: integers compare by value whatever their width or signedness, and
 // timestamps are integers too. The binding and header below have every pair of types.
 TEST(HeadersRouter, IntegersOfAnyWidthCompareByValue) {
-  const std::vector<FieldValue> ones = {
-      std::int8_t{1},   std::uint8_t{1},  std::int16_t{1}, std::uint16_t{1},
-      std::int32_t{1},  std::uint32_t{1}, std::int64_t{1}, Timestamp{1}};
+  const std::vector<FieldValue> ones = {std::int8_t{1},   std::uint8_t{1}, std::int16_t{1},
+                                        std::uint16_t{1}, std::int32_t{1}, std::uint32_t{1},
+                                        std::int64_t{1},  Timestamp{1}};
   for (const FieldValue& b : ones) {
     for (const FieldValue& h : ones) {
       EXPECT_TRUE(value_matches(b, h)) << b.value.index() << " vs " << h.value.index();
@@ -211,8 +210,10 @@ TEST(HeadersRouter, LongStringEqualsByteArray) {
 // must also have the same type: {a=int64 1} is not {a=int32 1}, [int64 1] is not [int32 1],
 // {a=1, b=2} is not {b=2, a=1}. An empty array equals an empty table (both are []).
 TEST(HeadersRouter, NestedValuesCompareWithTheirTypes) {
-  EXPECT_TRUE(value_matches(FieldTable{{"a", std::int64_t{1}}}, FieldTable{{"a", std::int64_t{1}}}));
-  EXPECT_FALSE(value_matches(FieldTable{{"a", std::int64_t{1}}}, FieldTable{{"a", std::int32_t{1}}}));
+  EXPECT_TRUE(
+      value_matches(FieldTable{{"a", std::int64_t{1}}}, FieldTable{{"a", std::int64_t{1}}}));
+  EXPECT_FALSE(
+      value_matches(FieldTable{{"a", std::int64_t{1}}}, FieldTable{{"a", std::int32_t{1}}}));
   EXPECT_FALSE(value_matches(FieldTable{{"a", 1.0}}, FieldTable{{"a", std::int32_t{1}}}));
   EXPECT_TRUE(value_matches(FieldArray{std::int64_t{1}}, FieldArray{std::int64_t{1}}));
   EXPECT_FALSE(value_matches(FieldArray{std::int64_t{1}}, FieldArray{std::int32_t{1}}));
@@ -269,8 +270,8 @@ TEST(HeadersRouter, UnknownXMatchReadsAsAll) {
   FieldTable binding{{"x-match", "ANY"}, {"a", 1}, {"b", 2}};
   EXPECT_FALSE(matches(binding, FieldTable{{"a", 1}}));
   EXPECT_TRUE(matches(binding, FieldTable{{"a", 1}, {"b", 2}}));
-  EXPECT_FALSE(matches(FieldTable{{"x-match", ByteArray{"any"}}, {"a", 1}, {"b", 2}},
-                       FieldTable{{"a", 1}}));
+  EXPECT_FALSE(
+      matches(FieldTable{{"x-match", ByteArray{"any"}}, {"a", 1}, {"b", 2}}, FieldTable{{"a", 1}}));
 }
 
 // RabbitMQ 3.10 closes the channel with 406 for an x-match that is not a long string naming

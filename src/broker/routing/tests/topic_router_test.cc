@@ -100,9 +100,8 @@ TEST(TopicRouter, StarThenHashNeedsAWord) {
 // publishes these keys to these patterns): for each pattern, the keys it receives.
 TEST(TopicRouter, MatchesRabbitMQOnEdgeCases) {
   Harness h;
-  const std::vector<std::string> keys = {"",   "a",     "b",     "a.b",   "a..b",
-                                         "a.x.b", "a.x.y.b", ".", "a.",  ".a",
-                                         "x.a", "a.b.c", "a.x.y", ".."};
+  const std::vector<std::string> keys = {"",  "a",  "b",  "a.b", "a..b",  "a.x.b", "a.x.y.b",
+                                         ".", "a.", ".a", "x.a", "a.b.c", "a.x.y", ".."};
   const std::vector<std::string> all = keys;
   const std::map<std::string, std::vector<std::string>> expected = {
       {"#", all},
@@ -113,10 +112,12 @@ TEST(TopicRouter, MatchesRabbitMQOnEdgeCases) {
       {"a.#.b", {"a.b", "a..b", "a.x.b", "a.x.y.b"}},
       {"#.a", {"a", ".a", "x.a"}},
       {"a.#", {"a", "a.b", "a..b", "a.x.b", "a.x.y.b", "a.", "a.b.c", "a.x.y"}},
-      {"*.#", {"a", "b", "a.b", "a..b", "a.x.b", "a.x.y.b", ".", "a.", ".a", "x.a", "a.b.c",
-               "a.x.y", ".."}},
-      {"#.*", {"a", "b", "a.b", "a..b", "a.x.b", "a.x.y.b", ".", "a.", ".a", "x.a", "a.b.c",
-               "a.x.y", ".."}},
+      {"*.#",
+       {"a", "b", "a.b", "a..b", "a.x.b", "a.x.y.b", ".", "a.", ".a", "x.a", "a.b.c", "a.x.y",
+        ".."}},
+      {"#.*",
+       {"a", "b", "a.b", "a..b", "a.x.b", "a.x.y.b", ".", "a.", ".a", "x.a", "a.b.c", "a.x.y",
+        ".."}},
       {"a.*.#", {"a.b", "a..b", "a.x.b", "a.x.y.b", "a.", "a.b.c", "a.x.y"}},
       {"a.*.b", {"a..b", "a.x.b"}},
       {"a..b", {"a..b"}},
