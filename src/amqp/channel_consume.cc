@@ -10,6 +10,7 @@
 
 #include "amqp/channel.h"
 #include "amqp/connection.h"
+#include "amqp/logger.h"
 #include "amqp/reply_code.h"
 #include "broker/broker.h"
 
@@ -150,7 +151,12 @@ void Channel::remove_consumer(broker::Consumer& consumer) {
   broker::QueuePtr queue = consumer.queue;
   const bool last_of_auto_delete = queue && queue->remove_consumer(&consumer);
   consumers_.erase(tag);
-  if (last_of_auto_delete) vhost().delete_queue_internal(queue);
+  if (last_of_auto_delete) {
+    if (auto deleted = vhost().delete_queue_internal(queue); !deleted) {
+      logger()->error("conn={} ch={} queue={} auto-delete failed: {}", actor().connection_id, id_,
+                      queue->name(), deleted.error().detail);
+    }
+  }
 }
 
 Result<void> Channel::get(const method::BasicGet& m) {

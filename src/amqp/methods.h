@@ -2,7 +2,8 @@
 #pragma once
 
 // One struct per AMQP 0-9-1 method of every class (method::QueueDeclare is queue.declare),
-// the Method variant over all of them, and their codec.
+// the Method variant over all of them, and their codec. The structs of each class are in
+// amqp/methods/<class>.h; include this header, not those.
 //
 // Field names are the definition's, with '-' turned into '_'. Deprecated fields (ticket,
 // insist, known-hosts...) are kept so that encoding stays byte-exact; members start at the
@@ -21,6 +22,14 @@
 #include <variant>
 
 #include "amqp/field_table.h"
+#include "amqp/methods/access.h"
+#include "amqp/methods/basic.h"
+#include "amqp/methods/channel.h"
+#include "amqp/methods/confirm.h"
+#include "amqp/methods/connection.h"
+#include "amqp/methods/exchange.h"
+#include "amqp/methods/queue.h"
+#include "amqp/methods/tx.h"
 #include "common/bytes.h"
 #include "common/result.h"
 
@@ -37,752 +46,6 @@ inline constexpr std::uint16_t kBasic = 60;
 inline constexpr std::uint16_t kTx = 90;
 inline constexpr std::uint16_t kConfirm = 85;
 }  // namespace class_id
-
-namespace method {
-
-struct ConnectionStart {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "connection.start";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint8_t version_major = 0;
-  std::uint8_t version_minor = 9;
-  FieldTable server_properties;
-  std::string mechanisms = "PLAIN";
-  std::string locales = "en_US";
-  bool operator==(const ConnectionStart&) const = default;
-};
-
-struct ConnectionStartOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "connection.start-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  FieldTable client_properties;
-  std::string mechanism = "PLAIN";
-  std::string response;
-  std::string locale = "en_US";
-  bool operator==(const ConnectionStartOk&) const = default;
-};
-
-struct ConnectionSecure {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "connection.secure";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string challenge;
-  bool operator==(const ConnectionSecure&) const = default;
-};
-
-struct ConnectionSecureOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "connection.secure-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string response;
-  bool operator==(const ConnectionSecureOk&) const = default;
-};
-
-struct ConnectionTune {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 30;
-  static constexpr std::string_view kName = "connection.tune";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t channel_max = 0;
-  std::uint32_t frame_max = 0;
-  std::uint16_t heartbeat = 0;
-  bool operator==(const ConnectionTune&) const = default;
-};
-
-struct ConnectionTuneOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 31;
-  static constexpr std::string_view kName = "connection.tune-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint16_t channel_max = 0;
-  std::uint32_t frame_max = 0;
-  std::uint16_t heartbeat = 0;
-  bool operator==(const ConnectionTuneOk&) const = default;
-};
-
-struct ConnectionOpen {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 40;
-  static constexpr std::string_view kName = "connection.open";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string virtual_host = "/";
-  std::string capabilities;
-  bool insist = false;
-  bool operator==(const ConnectionOpen&) const = default;
-};
-
-struct ConnectionOpenOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 41;
-  static constexpr std::string_view kName = "connection.open-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string known_hosts;
-  bool operator==(const ConnectionOpenOk&) const = default;
-};
-
-struct ConnectionClose {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 50;
-  static constexpr std::string_view kName = "connection.close";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t reply_code = 0;
-  std::string reply_text;
-  std::uint16_t class_id = 0;
-  std::uint16_t method_id = 0;
-  bool operator==(const ConnectionClose&) const = default;
-};
-
-struct ConnectionCloseOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 51;
-  static constexpr std::string_view kName = "connection.close-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ConnectionCloseOk&) const = default;
-};
-
-struct ConnectionBlocked {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 60;
-  static constexpr std::string_view kName = "connection.blocked";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string reason;
-  bool operator==(const ConnectionBlocked&) const = default;
-};
-
-struct ConnectionUnblocked {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 61;
-  static constexpr std::string_view kName = "connection.unblocked";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ConnectionUnblocked&) const = default;
-};
-
-struct ConnectionUpdateSecret {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 70;
-  static constexpr std::string_view kName = "connection.update-secret";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string new_secret;
-  std::string reason;
-  bool operator==(const ConnectionUpdateSecret&) const = default;
-};
-
-struct ConnectionUpdateSecretOk {
-  static constexpr std::uint16_t kClassId = 10;
-  static constexpr std::uint16_t kMethodId = 71;
-  static constexpr std::string_view kName = "connection.update-secret-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ConnectionUpdateSecretOk&) const = default;
-};
-
-struct ChannelOpen {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "channel.open";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string out_of_band;
-  bool operator==(const ChannelOpen&) const = default;
-};
-
-struct ChannelOpenOk {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "channel.open-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string channel_id;
-  bool operator==(const ChannelOpenOk&) const = default;
-};
-
-struct ChannelFlow {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "channel.flow";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool active = false;
-  bool operator==(const ChannelFlow&) const = default;
-};
-
-struct ChannelFlowOk {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "channel.flow-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool active = false;
-  bool operator==(const ChannelFlowOk&) const = default;
-};
-
-struct ChannelClose {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 40;
-  static constexpr std::string_view kName = "channel.close";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t reply_code = 0;
-  std::string reply_text;
-  std::uint16_t class_id = 0;
-  std::uint16_t method_id = 0;
-  bool operator==(const ChannelClose&) const = default;
-};
-
-struct ChannelCloseOk {
-  static constexpr std::uint16_t kClassId = 20;
-  static constexpr std::uint16_t kMethodId = 41;
-  static constexpr std::string_view kName = "channel.close-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ChannelCloseOk&) const = default;
-};
-
-struct AccessRequest {
-  static constexpr std::uint16_t kClassId = 30;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "access.request";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string realm = "/data";
-  bool exclusive = false;
-  bool passive = true;
-  bool active = true;
-  bool write = true;
-  bool read = true;
-  bool operator==(const AccessRequest&) const = default;
-};
-
-struct AccessRequestOk {
-  static constexpr std::uint16_t kClassId = 30;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "access.request-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint16_t ticket = 1;
-  bool operator==(const AccessRequestOk&) const = default;
-};
-
-struct ExchangeDeclare {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "exchange.declare";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string exchange;
-  std::string type = "direct";
-  bool passive = false;
-  bool durable = false;
-  bool auto_delete = false;
-  bool internal = false;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const ExchangeDeclare&) const = default;
-};
-
-struct ExchangeDeclareOk {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "exchange.declare-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ExchangeDeclareOk&) const = default;
-};
-
-struct ExchangeDelete {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "exchange.delete";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string exchange;
-  bool if_unused = false;
-  bool nowait = false;
-  bool operator==(const ExchangeDelete&) const = default;
-};
-
-struct ExchangeDeleteOk {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "exchange.delete-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ExchangeDeleteOk&) const = default;
-};
-
-struct ExchangeBind {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 30;
-  static constexpr std::string_view kName = "exchange.bind";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string destination;
-  std::string source;
-  std::string routing_key;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const ExchangeBind&) const = default;
-};
-
-struct ExchangeBindOk {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 31;
-  static constexpr std::string_view kName = "exchange.bind-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ExchangeBindOk&) const = default;
-};
-
-struct ExchangeUnbind {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 40;
-  static constexpr std::string_view kName = "exchange.unbind";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string destination;
-  std::string source;
-  std::string routing_key;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const ExchangeUnbind&) const = default;
-};
-
-struct ExchangeUnbindOk {
-  static constexpr std::uint16_t kClassId = 40;
-  static constexpr std::uint16_t kMethodId = 51;
-  static constexpr std::string_view kName = "exchange.unbind-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ExchangeUnbindOk&) const = default;
-};
-
-struct QueueDeclare {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "queue.declare";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  bool passive = false;
-  bool durable = false;
-  bool exclusive = false;
-  bool auto_delete = false;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const QueueDeclare&) const = default;
-};
-
-struct QueueDeclareOk {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "queue.declare-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string queue;
-  std::uint32_t message_count = 0;
-  std::uint32_t consumer_count = 0;
-  bool operator==(const QueueDeclareOk&) const = default;
-};
-
-struct QueueBind {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "queue.bind";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  std::string exchange;
-  std::string routing_key;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const QueueBind&) const = default;
-};
-
-struct QueueBindOk {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "queue.bind-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const QueueBindOk&) const = default;
-};
-
-struct QueuePurge {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 30;
-  static constexpr std::string_view kName = "queue.purge";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  bool nowait = false;
-  bool operator==(const QueuePurge&) const = default;
-};
-
-struct QueuePurgeOk {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 31;
-  static constexpr std::string_view kName = "queue.purge-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint32_t message_count = 0;
-  bool operator==(const QueuePurgeOk&) const = default;
-};
-
-struct QueueDelete {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 40;
-  static constexpr std::string_view kName = "queue.delete";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  bool if_unused = false;
-  bool if_empty = false;
-  bool nowait = false;
-  bool operator==(const QueueDelete&) const = default;
-};
-
-struct QueueDeleteOk {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 41;
-  static constexpr std::string_view kName = "queue.delete-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint32_t message_count = 0;
-  bool operator==(const QueueDeleteOk&) const = default;
-};
-
-struct QueueUnbind {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 50;
-  static constexpr std::string_view kName = "queue.unbind";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  std::string exchange;
-  std::string routing_key;
-  FieldTable arguments;
-  bool operator==(const QueueUnbind&) const = default;
-};
-
-struct QueueUnbindOk {
-  static constexpr std::uint16_t kClassId = 50;
-  static constexpr std::uint16_t kMethodId = 51;
-  static constexpr std::string_view kName = "queue.unbind-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const QueueUnbindOk&) const = default;
-};
-
-struct BasicQos {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "basic.qos";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint32_t prefetch_size = 0;
-  std::uint16_t prefetch_count = 0;
-  bool global = false;
-  bool operator==(const BasicQos&) const = default;
-};
-
-struct BasicQosOk {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "basic.qos-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const BasicQosOk&) const = default;
-};
-
-struct BasicConsume {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "basic.consume";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  std::string consumer_tag;
-  bool no_local = false;
-  bool no_ack = false;
-  bool exclusive = false;
-  bool nowait = false;
-  FieldTable arguments;
-  bool operator==(const BasicConsume&) const = default;
-};
-
-struct BasicConsumeOk {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "basic.consume-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string consumer_tag;
-  bool operator==(const BasicConsumeOk&) const = default;
-};
-
-struct BasicCancel {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 30;
-  static constexpr std::string_view kName = "basic.cancel";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::string consumer_tag;
-  bool nowait = false;
-  bool operator==(const BasicCancel&) const = default;
-};
-
-struct BasicCancelOk {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 31;
-  static constexpr std::string_view kName = "basic.cancel-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string consumer_tag;
-  bool operator==(const BasicCancelOk&) const = default;
-};
-
-struct BasicPublish {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 40;
-  static constexpr std::string_view kName = "basic.publish";
-  static constexpr bool kHasContent = true;
-  static constexpr bool kSynchronous = false;
-  std::uint16_t ticket = 0;
-  std::string exchange;
-  std::string routing_key;
-  bool mandatory = false;
-  bool immediate = false;
-  bool operator==(const BasicPublish&) const = default;
-};
-
-struct BasicReturn {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 50;
-  static constexpr std::string_view kName = "basic.return";
-  static constexpr bool kHasContent = true;
-  static constexpr bool kSynchronous = false;
-  std::uint16_t reply_code = 0;
-  std::string reply_text;
-  std::string exchange;
-  std::string routing_key;
-  bool operator==(const BasicReturn&) const = default;
-};
-
-struct BasicDeliver {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 60;
-  static constexpr std::string_view kName = "basic.deliver";
-  static constexpr bool kHasContent = true;
-  static constexpr bool kSynchronous = false;
-  std::string consumer_tag;
-  std::uint64_t delivery_tag = 0;
-  bool redelivered = false;
-  std::string exchange;
-  std::string routing_key;
-  bool operator==(const BasicDeliver&) const = default;
-};
-
-struct BasicGet {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 70;
-  static constexpr std::string_view kName = "basic.get";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  std::uint16_t ticket = 0;
-  std::string queue;
-  bool no_ack = false;
-  bool operator==(const BasicGet&) const = default;
-};
-
-struct BasicGetOk {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 71;
-  static constexpr std::string_view kName = "basic.get-ok";
-  static constexpr bool kHasContent = true;
-  static constexpr bool kSynchronous = false;
-  std::uint64_t delivery_tag = 0;
-  bool redelivered = false;
-  std::string exchange;
-  std::string routing_key;
-  std::uint32_t message_count = 0;
-  bool operator==(const BasicGetOk&) const = default;
-};
-
-struct BasicGetEmpty {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 72;
-  static constexpr std::string_view kName = "basic.get-empty";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::string cluster_id;
-  bool operator==(const BasicGetEmpty&) const = default;
-};
-
-struct BasicAck {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 80;
-  static constexpr std::string_view kName = "basic.ack";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint64_t delivery_tag = 0;
-  bool multiple = false;
-  bool operator==(const BasicAck&) const = default;
-};
-
-struct BasicReject {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 90;
-  static constexpr std::string_view kName = "basic.reject";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint64_t delivery_tag = 0;
-  bool requeue = true;
-  bool operator==(const BasicReject&) const = default;
-};
-
-struct BasicRecoverAsync {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 100;
-  static constexpr std::string_view kName = "basic.recover-async";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool requeue = false;
-  bool operator==(const BasicRecoverAsync&) const = default;
-};
-
-struct BasicRecover {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 110;
-  static constexpr std::string_view kName = "basic.recover";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool requeue = false;
-  bool operator==(const BasicRecover&) const = default;
-};
-
-struct BasicRecoverOk {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 111;
-  static constexpr std::string_view kName = "basic.recover-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const BasicRecoverOk&) const = default;
-};
-
-struct BasicNack {
-  static constexpr std::uint16_t kClassId = 60;
-  static constexpr std::uint16_t kMethodId = 120;
-  static constexpr std::string_view kName = "basic.nack";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  std::uint64_t delivery_tag = 0;
-  bool multiple = false;
-  bool requeue = true;
-  bool operator==(const BasicNack&) const = default;
-};
-
-struct TxSelect {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "tx.select";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool operator==(const TxSelect&) const = default;
-};
-
-struct TxSelectOk {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "tx.select-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const TxSelectOk&) const = default;
-};
-
-struct TxCommit {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 20;
-  static constexpr std::string_view kName = "tx.commit";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool operator==(const TxCommit&) const = default;
-};
-
-struct TxCommitOk {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 21;
-  static constexpr std::string_view kName = "tx.commit-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const TxCommitOk&) const = default;
-};
-
-struct TxRollback {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 30;
-  static constexpr std::string_view kName = "tx.rollback";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool operator==(const TxRollback&) const = default;
-};
-
-struct TxRollbackOk {
-  static constexpr std::uint16_t kClassId = 90;
-  static constexpr std::uint16_t kMethodId = 31;
-  static constexpr std::string_view kName = "tx.rollback-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const TxRollbackOk&) const = default;
-};
-
-struct ConfirmSelect {
-  static constexpr std::uint16_t kClassId = 85;
-  static constexpr std::uint16_t kMethodId = 10;
-  static constexpr std::string_view kName = "confirm.select";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = true;
-  bool nowait = false;
-  bool operator==(const ConfirmSelect&) const = default;
-};
-
-struct ConfirmSelectOk {
-  static constexpr std::uint16_t kClassId = 85;
-  static constexpr std::uint16_t kMethodId = 11;
-  static constexpr std::string_view kName = "confirm.select-ok";
-  static constexpr bool kHasContent = false;
-  static constexpr bool kSynchronous = false;
-  bool operator==(const ConfirmSelectOk&) const = default;
-};
-
-}  // namespace method
 
 // clang-format off
 using Method = std::variant<
@@ -867,8 +130,9 @@ concept MethodStruct = IsVariantAlternative<T, Method>::value;
 Result<Method> decode_method(ByteSpan payload);
 
 // Encodes class id, method id and arguments: the payload of a method frame. The overloads for
-// single structs avoid building a variant.
+// single structs avoid building a variant. They are defined in amqp/methods/<class>.cc.
 void encode_method(ByteWriter& out, const Method& m);
+
 void encode_method(ByteWriter& out, const method::ConnectionStart& m);
 void encode_method(ByteWriter& out, const method::ConnectionStartOk& m);
 void encode_method(ByteWriter& out, const method::ConnectionSecure& m);
@@ -883,14 +147,17 @@ void encode_method(ByteWriter& out, const method::ConnectionBlocked& m);
 void encode_method(ByteWriter& out, const method::ConnectionUnblocked& m);
 void encode_method(ByteWriter& out, const method::ConnectionUpdateSecret& m);
 void encode_method(ByteWriter& out, const method::ConnectionUpdateSecretOk& m);
+
 void encode_method(ByteWriter& out, const method::ChannelOpen& m);
 void encode_method(ByteWriter& out, const method::ChannelOpenOk& m);
 void encode_method(ByteWriter& out, const method::ChannelFlow& m);
 void encode_method(ByteWriter& out, const method::ChannelFlowOk& m);
 void encode_method(ByteWriter& out, const method::ChannelClose& m);
 void encode_method(ByteWriter& out, const method::ChannelCloseOk& m);
+
 void encode_method(ByteWriter& out, const method::AccessRequest& m);
 void encode_method(ByteWriter& out, const method::AccessRequestOk& m);
+
 void encode_method(ByteWriter& out, const method::ExchangeDeclare& m);
 void encode_method(ByteWriter& out, const method::ExchangeDeclareOk& m);
 void encode_method(ByteWriter& out, const method::ExchangeDelete& m);
@@ -899,6 +166,7 @@ void encode_method(ByteWriter& out, const method::ExchangeBind& m);
 void encode_method(ByteWriter& out, const method::ExchangeBindOk& m);
 void encode_method(ByteWriter& out, const method::ExchangeUnbind& m);
 void encode_method(ByteWriter& out, const method::ExchangeUnbindOk& m);
+
 void encode_method(ByteWriter& out, const method::QueueDeclare& m);
 void encode_method(ByteWriter& out, const method::QueueDeclareOk& m);
 void encode_method(ByteWriter& out, const method::QueueBind& m);
@@ -909,6 +177,7 @@ void encode_method(ByteWriter& out, const method::QueueDelete& m);
 void encode_method(ByteWriter& out, const method::QueueDeleteOk& m);
 void encode_method(ByteWriter& out, const method::QueueUnbind& m);
 void encode_method(ByteWriter& out, const method::QueueUnbindOk& m);
+
 void encode_method(ByteWriter& out, const method::BasicQos& m);
 void encode_method(ByteWriter& out, const method::BasicQosOk& m);
 void encode_method(ByteWriter& out, const method::BasicConsume& m);
@@ -927,12 +196,14 @@ void encode_method(ByteWriter& out, const method::BasicRecoverAsync& m);
 void encode_method(ByteWriter& out, const method::BasicRecover& m);
 void encode_method(ByteWriter& out, const method::BasicRecoverOk& m);
 void encode_method(ByteWriter& out, const method::BasicNack& m);
+
 void encode_method(ByteWriter& out, const method::TxSelect& m);
 void encode_method(ByteWriter& out, const method::TxSelectOk& m);
 void encode_method(ByteWriter& out, const method::TxCommit& m);
 void encode_method(ByteWriter& out, const method::TxCommitOk& m);
 void encode_method(ByteWriter& out, const method::TxRollback& m);
 void encode_method(ByteWriter& out, const method::TxRollbackOk& m);
+
 void encode_method(ByteWriter& out, const method::ConfirmSelect& m);
 void encode_method(ByteWriter& out, const method::ConfirmSelectOk& m);
 

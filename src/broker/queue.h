@@ -33,6 +33,7 @@ struct QueueSettings {
   bool auto_delete = false;
   std::uint64_t owner_connection = 0;  // for exclusive queues
   amqp::FieldTable arguments;
+  std::uint64_t store_id = 0;  // id in the durable store; 0 when not stored
 };
 
 // Counters for the management API; plain integers, read on the broker loop.
@@ -48,6 +49,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   explicit Queue(QueueSettings settings);
 
   const QueueSettings& settings() const { return settings_; }
+  QueueSettings& mutable_settings() { return settings_; }
   const std::string& name() const { return settings_.name; }
   bool deleted() const { return deleted_; }
 

@@ -49,10 +49,22 @@ VirtualHost::VirtualHost(std::string name) : name_(std::move(name)) {
   }
 }
 
-void VirtualHost::notify(DefinitionEvent::Kind kind, const std::string& name,
-                         const Actor* actor, const std::string& destination,
-                         const std::string& key) {
-  if (observer_) observer_(DefinitionEvent{kind, name_, name, destination, key, actor});
+Result<void> VirtualHost::notify(DefinitionEvent event) {
+  if (!observer_) return ok();
+  return observer_(event);
+}
+
+Result<void> VirtualHost::notify_binding(DefinitionEvent::Kind kind, const Exchange& source,
+                                         BindingTarget* destination, const std::string& key,
+                                         const amqp::FieldTable& arguments, const Actor* actor) {
+  DefinitionEvent event{.kind = kind, .vhost = name_, .exchange = &source.settings(),
+                        .key = &key, .arguments = &arguments, .actor = actor};
+  if (destination->kind == BindingTarget::Kind::Queue) {
+    event.queue = &static_cast<Queue*>(destination)->mutable_settings();
+  } else {
+    event.destination_exchange = &static_cast<Exchange*>(destination)->settings();
+  }
+  return notify(event);
 }
 
 // --- Exchanges --------------------------------------------------------------------------
@@ -106,9 +118,13 @@ Result<ExchangePtr> VirtualHost::declare_exchange(ExchangeSettings settings,
                  fmt::format("exchange name '{}' contains reserved prefix 'amq.*'",
                              settings.name));
   }
+  if (auto stored = notify({.kind = DefinitionEvent::Kind::ExchangeDeclared, .vhost = name_,
+                            .exchange = &settings, .actor = &actor});
+      !stored) {
+    return stored.error();
+  }
   auto exchange = std::make_shared<Exchange>(std::move(settings));
   exchanges_.emplace(exchange->name(), exchange);
-  notify(DefinitionEvent::Kind::ExchangeDeclared, exchange->name(), &actor);
   return exchange;
 }
 
@@ -129,9 +145,13 @@ Result<void> VirtualHost::delete_exchange(const std::string& name, bool if_unuse
     return error(errc::precondition_failed,
                  fmt::format("exchange '{}' in vhost '{}' in use", name, name_));
   }
+  if (auto stored = notify({.kind = DefinitionEvent::Kind::ExchangeDeleted, .vhost = name_,
+                            .exchange = &exchange->settings(), .actor = &actor});
+      !stored) {
+    return stored;
+  }
   exchanges_.erase(it);
   remove_bindings_to(exchange.get());
-  notify(DefinitionEvent::Kind::ExchangeDeleted, name, &actor);
   return ok();
 }
 
@@ -183,9 +203,13 @@ Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool pa
                  fmt::format("queue name '{}' contains reserved prefix 'amq.*'", settings.name));
   }
   settings.owner_connection = settings.exclusive ? actor.connection_id : 0;
+  if (auto stored = notify({.kind = DefinitionEvent::Kind::QueueDeclared, .vhost = name_,
+                            .queue = &settings, .actor = &actor});
+      !stored) {
+    return stored.error();
+  }
   auto queue = std::make_shared<Queue>(std::move(settings));
   queues_.emplace(queue->name(), queue);
-  notify(DefinitionEvent::Kind::QueueDeclared, queue->name(), &actor);
 
   // Every queue is bound to the default exchange by its name; that binding is implicit
   // (route() looks the queue up by key) and cannot be removed.
@@ -224,24 +248,32 @@ Result<std::size_t> VirtualHost::delete_queue(const std::string& name, bool if_u
   }
   const std::size_t count = (*queue)->message_count();
   QueuePtr keep = *queue;
-  delete_queue_internal(keep, &actor);
+  if (auto deleted = delete_queue_internal(keep, &actor); !deleted) return deleted.error();
   return count;
 }
 
-void VirtualHost::delete_queue_internal(const QueuePtr& queue, const Actor* actor) {
-  if (queue->deleted()) return;
+Result<void> VirtualHost::delete_queue_internal(const QueuePtr& queue, const Actor* actor) {
+  if (queue->deleted()) return ok();
+  if (auto stored = notify({.kind = DefinitionEvent::Kind::QueueDeleted, .vhost = name_,
+                            .queue = &queue->mutable_settings(), .actor = actor});
+      !stored) {
+    return stored;
+  }
   queues_.erase(queue->name());
   remove_bindings_to(queue.get());
   queue->mark_deleted();
-  notify(DefinitionEvent::Kind::QueueDeleted, queue->name(), actor);
+  return ok();
 }
 
 Result<std::size_t> VirtualHost::purge_queue(const std::string& name, const Actor& actor) {
   auto queue = queue_for(name, actor);
   if (!queue) return queue.error();
-  const std::size_t n = (*queue)->purge();
-  notify(DefinitionEvent::Kind::QueuePurged, name, &actor);
-  return n;
+  if (auto stored = notify({.kind = DefinitionEvent::Kind::QueuePurged, .vhost = name_,
+                            .queue = &(*queue)->mutable_settings(), .actor = &actor});
+      !stored) {
+    return stored.error();
+  }
+  return (*queue)->purge();
 }
 
 void VirtualHost::connection_closed(std::uint64_t connection_id) {
@@ -251,7 +283,8 @@ void VirtualHost::connection_closed(std::uint64_t connection_id) {
       owned.push_back(queue);
     }
   }
-  for (const auto& q : owned) delete_queue_internal(q);
+  // Exclusive queues are never stored, so deleting them cannot fail on the disk.
+  for (const auto& q : owned) (void)delete_queue_internal(q);
 }
 
 std::string VirtualHost::generate_queue_name() {
@@ -288,10 +321,7 @@ Result<void> VirtualHost::bind_queue(const std::string& queue, const std::string
   auto destination = queue_for(queue, actor);
   if (!destination) return destination.error();
   if (auto valid = check_binding_arguments(**source, arguments); !valid) return valid;
-  if ((*source)->bind(destination->get(), queue, key, arguments)) {
-    notify(DefinitionEvent::Kind::Bound, exchange, &actor, queue, key);
-  }
-  return ok();
+  return bind(**source, destination->get(), queue, key, arguments, actor);
 }
 
 Result<void> VirtualHost::unbind_queue(const std::string& queue, const std::string& exchange,
@@ -301,11 +331,7 @@ Result<void> VirtualHost::unbind_queue(const std::string& queue, const std::stri
   if (!source) return source.error();
   auto destination = queue_for(queue, actor);
   if (!destination) return destination.error();
-  if ((*source)->unbind(destination->get(), key, arguments)) {
-    notify(DefinitionEvent::Kind::Unbound, exchange, &actor, queue, key);
-    maybe_auto_delete(*source);
-  }
-  return ok();
+  return unbind(*source, destination->get(), queue, key, arguments, actor);
 }
 
 Result<void> VirtualHost::bind_exchange(const std::string& destination,
@@ -316,10 +342,7 @@ Result<void> VirtualHost::bind_exchange(const std::string& destination,
   auto dst = exchange_for_binding(destination);
   if (!dst) return dst.error();
   if (auto valid = check_binding_arguments(**src, arguments); !valid) return valid;
-  if ((*src)->bind(dst->get(), destination, key, arguments)) {
-    notify(DefinitionEvent::Kind::Bound, source, &actor, destination, key);
-  }
-  return ok();
+  return bind(**src, dst->get(), destination, key, arguments, actor);
 }
 
 Result<void> VirtualHost::unbind_exchange(const std::string& destination,
@@ -330,10 +353,31 @@ Result<void> VirtualHost::unbind_exchange(const std::string& destination,
   if (!src) return src.error();
   auto dst = exchange_for_binding(destination);
   if (!dst) return dst.error();
-  if ((*src)->unbind(dst->get(), key, arguments)) {
-    notify(DefinitionEvent::Kind::Unbound, source, &actor, destination, key);
-    maybe_auto_delete(*src);
+  return unbind(*src, dst->get(), destination, key, arguments, actor);
+}
+
+// Binds, then records; a binding that could not be recorded is taken back.
+Result<void> VirtualHost::bind(Exchange& source, BindingTarget* destination,
+                               const std::string& destination_name, const std::string& key,
+                               const amqp::FieldTable& arguments, const Actor& actor) {
+  if (!source.bind(destination, destination_name, key, arguments)) return ok();  // existed
+  auto stored = notify_binding(DefinitionEvent::Kind::Bound, source, destination, key,
+                               arguments, &actor);
+  if (!stored) source.unbind(destination, key, arguments);
+  return stored;
+}
+
+Result<void> VirtualHost::unbind(const ExchangePtr& source, BindingTarget* destination,
+                                 const std::string& destination_name, const std::string& key,
+                                 const amqp::FieldTable& arguments, const Actor& actor) {
+  if (!source->unbind(destination, key, arguments)) return ok();  // RabbitMQ: unbind-ok anyway
+  auto stored = notify_binding(DefinitionEvent::Kind::Unbound, *source, destination, key,
+                               arguments, &actor);
+  if (!stored) {
+    source->bind(destination, destination_name, key, arguments);
+    return stored;
   }
+  maybe_auto_delete(source);
   return ok();
 }
 
@@ -359,9 +403,13 @@ void VirtualHost::maybe_auto_delete(const ExchangePtr& exchange) {
   if (!exchange->settings().auto_delete || !exchange->bindings().empty()) return;
   auto it = exchanges_.find(exchange->name());
   if (it == exchanges_.end() || it->second != exchange) return;
+  // NOTE: if the store refuses, the exchange stays (empty) rather than diverge from disk.
+  if (!notify({.kind = DefinitionEvent::Kind::ExchangeDeleted, .vhost = name_,
+               .exchange = &exchange->settings()})) {
+    return;
+  }
   exchanges_.erase(it);
   remove_bindings_to(exchange.get());
-  notify(DefinitionEvent::Kind::ExchangeDeleted, exchange->name(), nullptr);
 }
 
 // --- Routing ----------------------------------------------------------------------------

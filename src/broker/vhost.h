@@ -4,7 +4,9 @@
 //
 // Every declare, delete, bind, unbind and purge goes through a method here and, when it
 // changes something, reports a DefinitionEvent to the observer (where the audit trail and
-// the durable definitions store hook in). Publishing asks route() for the destination queues.
+// the durable definitions store hook in). The observer runs before the change is visible and
+// may refuse it: a durable declare fails, rather than being acknowledged, if it could not be
+// written to disk. Publishing asks route() for the destination queues.
 //
 // Used only on the broker loop; not thread-safe.
 
@@ -37,10 +39,15 @@ struct DefinitionEvent {
     Unbound,
   };
   Kind kind;
-  std::string vhost;
-  std::string name;         // the exchange or queue; the source of a binding
-  std::string destination;  // bindings only
-  std::string key;          // bindings only
+  const std::string& vhost;
+  // Exchange events: the exchange. Binding events: the source exchange.
+  const ExchangeSettings* exchange = nullptr;
+  // Queue events: the queue (the observer may set its store_id). Bindings to a queue: it.
+  QueueSettings* queue = nullptr;
+  // Bindings to an exchange: the destination exchange.
+  const ExchangeSettings* destination_exchange = nullptr;
+  const std::string* key = nullptr;               // bindings only
+  const amqp::FieldTable* arguments = nullptr;    // bindings only
   const Actor* actor = nullptr;  // null for the broker's own actions (auto-delete, recovery)
 };
 
@@ -52,7 +59,7 @@ struct QueueDeclared {
 
 class VirtualHost {
  public:
-  using Observer = std::function<void(const DefinitionEvent&)>;
+  using Observer = std::function<Result<void>(DefinitionEvent&)>;
 
   // Creates the default exchange and the predeclared amq.* exchanges.
   explicit VirtualHost(std::string name);
@@ -77,7 +84,7 @@ class VirtualHost {
   Result<QueuePtr> queue_for(const std::string& name, const Actor& actor) const;
   // For the broker's own deletions: auto-delete after the last consumer, exclusive owners.
   // `actor` is null when the broker itself decided.
-  void delete_queue_internal(const QueuePtr& queue, const Actor* actor = nullptr);
+  Result<void> delete_queue_internal(const QueuePtr& queue, const Actor* actor = nullptr);
 
   // --- Bindings -------------------------------------------------------------------------
   Result<void> bind_queue(const std::string& queue, const std::string& exchange,
@@ -107,9 +114,17 @@ class VirtualHost {
   std::size_t exchange_count() const { return exchanges_.size(); }
 
  private:
-  void notify(DefinitionEvent::Kind kind, const std::string& name, const Actor* actor,
-              const std::string& destination = {}, const std::string& key = {});
+  Result<void> notify(DefinitionEvent event);
+  Result<void> notify_binding(DefinitionEvent::Kind kind, const Exchange& source,
+                              BindingTarget* destination, const std::string& key,
+                              const amqp::FieldTable& arguments, const Actor* actor);
   Result<ExchangePtr> exchange_for_binding(const std::string& name) const;
+  Result<void> bind(Exchange& source, BindingTarget* destination,
+                    const std::string& destination_name, const std::string& key,
+                    const amqp::FieldTable& arguments, const Actor& actor);
+  Result<void> unbind(const ExchangePtr& source, BindingTarget* destination,
+                      const std::string& destination_name, const std::string& key,
+                      const amqp::FieldTable& arguments, const Actor& actor);
   static Result<void> check_binding_arguments(const Exchange& source,
                                               const amqp::FieldTable& arguments);
   void remove_bindings_to(BindingTarget* destination);

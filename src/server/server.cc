@@ -48,6 +48,7 @@ Result<void> Server::start() {
   if (!config_.config_file.empty()) logger().info("config file {}", config_.config_file);
   if (auto opened = data_dir_.open(config_.data_dir); !opened) return opened;
   logger().info("data directory {}", data_dir_.path());
+  if (auto restored = restore_definitions(); !restored) return restored;
   logger().info("limits {}", config::describe_limits(config_));
 
   amqp_listener_ = std::make_unique<net::Listener>("amqp", pool_);
@@ -64,6 +65,17 @@ Result<void> Server::start() {
   pool_.start();
   running_ = true;
   logger().info("server ready");
+  return ok();
+}
+
+Result<void> Server::restore_definitions() {
+  auto opened = DurableDefinitions::open(data_dir_.path());
+  if (!opened) return opened.error();
+  definitions_ = std::move(*opened);
+  auto stats = definitions_->restore(broker_);
+  if (!stats) return stats.error();
+  logger().info("restored durable definitions exchanges={} queues={} bindings={} skipped={}",
+                stats->exchanges, stats->queues, stats->bindings, stats->skipped);
   return ok();
 }
 

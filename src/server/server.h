@@ -16,6 +16,7 @@
 #include "net/io_pool.h"
 #include "net/listener.h"
 #include "server/data_dir.h"
+#include "server/durable_definitions.h"
 
 namespace sluice::server {
 
@@ -34,6 +35,7 @@ class Server {
 
  private:
   void on_accept(asio::ip::tcp::socket socket);
+  Result<void> restore_definitions();
 
   config::Config config_;
   net::IoPool pool_;
@@ -42,6 +44,7 @@ class Server {
   amqp::ConnectionRegistry registry_;
   amqp::ConnectionContext amqp_context_;
   DataDir data_dir_;
+  std::unique_ptr<DurableDefinitions> definitions_;
   std::unique_ptr<net::Listener> amqp_listener_;
   std::atomic<std::uint64_t> next_connection_id_{1};
   bool running_ = false;

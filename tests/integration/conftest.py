@@ -178,6 +178,15 @@ class SluiceBroker:
         return self.wait(timeout)
 
 
+def _kill(self) -> None:
+    """SIGKILL, as a crash would stop it; teardown then expects no clean exit from it."""
+    self.stop(signal.SIGKILL)
+    self.proc = None
+
+
+SluiceBroker.kill = _kill
+
+
 class ExternalBroker:
     """An already running broker (RabbitMQ as the oracle). It cannot be stopped or inspected."""
 

@@ -2,11 +2,17 @@
 """Generates the AMQP 0-9-1 method structs and their codec from the protocol definition.
 
 Reads RabbitMQ's machine-readable definition (amqp-rabbitmq-0.9.1.json, kept outside the
-repository) and writes:
+repository) and writes, split along the definition's classes so that no file grows past the
+review limit on file length (MAX_LINES):
 
-  src/amqp/methods.h               one struct per method, the Method variant, the codec API
-  src/amqp/methods.cc              decoders, encoders, name and content look-ups
-  src/amqp/tests/methods_test.cc   round trip and truncation tests over every method
+  src/amqp/methods.h                      the Method variant, the codec API, MethodStruct
+  src/amqp/methods.cc                     decode_method's dispatch, name and content look-ups
+  src/amqp/methods/<class>.h              the method structs of one class
+  src/amqp/methods/<class>.cc             the decoders and encoders of one class
+  src/amqp/methods/codec_internal.h       what those share: ArgReader, bit packing, decoders
+  src/amqp/tests/methods_test.cc          round trip and truncation tests, run once per class
+  src/amqp/tests/methods_test_support.h   the test fixture and its per-class parameter
+  src/amqp/tests/methods_<class>_test.cc  one class's samples, instantiating those tests
 
 The generated files are committed; the build never runs this script. Run it again after
 changing it, and `--check` (also run by ctest) verifies that the committed files are what the
@@ -40,7 +46,7 @@ CPP_TYPES = {
     "table": "FieldTable",
     "bit": "bool",
 }
-# ArgReader member (methods.cc) and encoder statement for each non-bit type.
+# ArgReader member (methods/codec_internal.h) and encoder statement for each non-bit type.
 READERS = {
     "octet": "u8", "short": "u16", "long": "u32", "longlong": "u64", "timestamp": "u64",
     "shortstr": "shortstr", "longstr": "longstr", "table": "table",
@@ -168,11 +174,67 @@ def member_initialiser(f):
     return f" = {int(f.default or 0)}"
 
 
-def check_width(text, path):
-    for n, line in enumerate(text.splitlines(), 1):
-        if len(line) > COLUMN_LIMIT:
-            raise SystemExit(f"{path}:{n}: generated line longer than {COLUMN_LIMIT} columns")
-    return text
+# --- output layout ----------------------------------------------------------------------------
+
+# A file under src/amqp/methods/ or named src/amqp/tests/methods_* whose first line is
+# HEADER_LINE belongs to the generator: writing removes it when it is no longer produced, and
+# --check reports it. Hand-written files there (without that line) are left alone.
+MAX_LINES = 800
+OWNED_GLOBS = ("src/amqp/methods/*", "src/amqp/tests/methods_*")
+
+
+def class_header_path(cls):
+    return f"src/amqp/methods/{cls.file}.h"
+
+
+def class_source_path(cls):
+    return f"src/amqp/methods/{cls.file}.cc"
+
+
+def class_test_path(cls):
+    return f"src/amqp/tests/methods_{cls.file}_test.cc"
+
+
+def include_of(path):
+    return path.removeprefix("src/")
+
+
+# --- methods/<class>.h ------------------------------------------------------------------------
+
+def gen_struct(m):
+    lines = [
+        f"struct {m.struct} {{",
+        f"  static constexpr std::uint16_t kClassId = {m.class_id};",
+        f"  static constexpr std::uint16_t kMethodId = {m.id};",
+        f'  static constexpr std::string_view kName = "{m.full_name}";',
+        f"  static constexpr bool kHasContent = {'true' if m.content else 'false'};",
+        f"  static constexpr bool kSynchronous = {'true' if m.synchronous else 'false'};",
+    ]
+    for f in m.fields:
+        lines.append(f"  {CPP_TYPES[f.type]} {f.name}{member_initialiser(f)};")
+    lines.append(f"  bool operator==(const {m.struct}&) const = default;")
+    lines.append("};")
+    return "\n".join(lines) + "\n"
+
+
+def gen_class_header(cls):
+    types = {f.type for m in cls.methods for f in m.fields}
+    std = ["<cstdint>"]
+    if types & {"shortstr", "longstr"}:
+        std.append("<string>")
+    std.append("<string_view>")
+    parts = [HEADER_LINE, "\n#pragma once\n\n",
+             f"// The method structs of the {cls.name} class (class id {cls.id}). Include\n"
+             '// "amqp/methods.h", which declares their codec and the Method variant over all '
+             "classes.\n\n"]
+    parts.append("".join(f"#include {h}\n" for h in std))
+    if "table" in types:
+        parts.append('\n#include "amqp/field_table.h"\n')
+    parts.append("\nnamespace sluice::amqp::method {\n")
+    for m in cls.methods:
+        parts.append("\n" + gen_struct(m))
+    parts.append("\n}  // namespace sluice::amqp::method\n")
+    return "".join(parts)
 
 
 # --- methods.h --------------------------------------------------------------------------------
@@ -181,7 +243,8 @@ H_PREAMBLE = HEADER_LINE + """
 #pragma once
 
 // One struct per AMQP 0-9-1 method of every class (method::QueueDeclare is queue.declare),
-// the Method variant over all of them, and their codec.
+// the Method variant over all of them, and their codec. The structs of each class are in
+// amqp/methods/<class>.h; include this header, not those.
 //
 // Field names are the definition's, with '-' turned into '_'. Deprecated fields (ticket,
 // insist, known-hosts...) are kept so that encoding stays byte-exact; members start at the
@@ -200,10 +263,6 @@ H_PREAMBLE = HEADER_LINE + """
 #include <variant>
 
 #include "amqp/field_table.h"
-#include "common/bytes.h"
-#include "common/result.h"
-
-namespace sluice::amqp {
 """
 
 H_API = """
@@ -220,7 +279,7 @@ concept MethodStruct = IsVariantAlternative<T, Method>::value;
 Result<Method> decode_method(ByteSpan payload);
 
 // Encodes class id, method id and arguments: the payload of a method frame. The overloads for
-// single structs avoid building a variant.
+// single structs avoid building a variant. They are defined in amqp/methods/<class>.cc.
 void encode_method(ByteWriter& out, const Method& m);
 """
 
@@ -237,57 +296,58 @@ bool method_has_content(std::uint16_t class_id, std::uint16_t method_id);
 """
 
 
-def gen_struct(m):
-    lines = [
-        f"struct {m.struct} {{",
-        f"  static constexpr std::uint16_t kClassId = {m.class_id};",
-        f"  static constexpr std::uint16_t kMethodId = {m.id};",
-        f'  static constexpr std::string_view kName = "{m.full_name}";',
-        f"  static constexpr bool kHasContent = {'true' if m.content else 'false'};",
-        f"  static constexpr bool kSynchronous = {'true' if m.synchronous else 'false'};",
-    ]
-    for f in m.fields:
-        lines.append(f"  {CPP_TYPES[f.type]} {f.name}{member_initialiser(f)};")
-    lines.append(f"  bool operator==(const {m.struct}&) const = default;")
-    lines.append("};")
-    return "\n".join(lines) + "\n"
-
-
-def gen_header(methods, classes):
-    parts = [H_PREAMBLE, "\n// Class ids, for code that dispatches on the class alone.\n"]
+def gen_header(classes):
+    methods = [m for cls in classes for m in cls.methods]
+    quoted = [include_of(class_header_path(cls)) for cls in classes]
+    quoted += ["common/bytes.h", "common/result.h"]
+    parts = [H_PREAMBLE]
+    parts.append("".join(f'#include "{h}"\n' for h in sorted(quoted)))
+    parts.append("\nnamespace sluice::amqp {\n")
+    parts.append("\n// Class ids, for code that dispatches on the class alone.\n")
     parts.append("namespace class_id {\n")
-    for name, cid in classes:
-        parts.append(f"inline constexpr std::uint16_t k{pascal(name)} = {cid};\n")
-    parts.append("}  // namespace class_id\n\nnamespace method {\n")
-    for m in methods:
-        parts.append("\n" + gen_struct(m))
+    for cls in classes:
+        parts.append(f"inline constexpr std::uint16_t k{pascal(cls.name)} = {cls.id};\n")
+    parts.append("}  // namespace class_id\n")
     # One alternative per line reads and diffs better than clang-format's packing.
-    parts.append("\n}  // namespace method\n\n// clang-format off\nusing Method = std::variant<\n")
+    parts.append("\n// clang-format off\nusing Method = std::variant<\n")
     parts.append(",\n".join(f"    method::{m.struct}" for m in methods) + ">;\n")
     parts.append("// clang-format on\n")
     parts.append(H_API)
-    for m in methods:
-        parts.append(f"void encode_method(ByteWriter& out, const method::{m.struct}& m);\n")
+    for cls in classes:
+        parts.append("\n")
+        for m in cls.methods:
+            parts.append(f"void encode_method(ByteWriter& out, const method::{m.struct}& m);\n")
     parts.append(H_LOOKUPS)
     return "".join(parts)
 
 
-# --- methods.cc -------------------------------------------------------------------------------
+# --- methods/codec_internal.h -----------------------------------------------------------------
 
-CC_PREAMBLE = HEADER_LINE + """
+CODEC_INTERNAL_PATH = "src/amqp/methods/codec_internal.h"
 
-#include "amqp/methods.h"
+INTERNAL_PREAMBLE = HEADER_LINE + """
+#pragma once
+
+// What the generated codec files share: the argument reader and bit packing the per-class
+// decoders and encoders (amqp/methods/<class>.cc) are written with, and those decoders, which
+// decode_method (methods.cc) dispatches to. Not part of the codec's API.
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
+#include "amqp/field_table.h"
+#include "amqp/methods.h"
 #include "amqp/reply_code.h"
+#include "common/bytes.h"
+#include "common/result.h"
 
-namespace sluice::amqp {
-namespace {
+namespace sluice::amqp::detail {
 
 constexpr std::uint32_t method_key(std::uint16_t class_id, std::uint16_t method_id) {
   return (std::uint32_t{class_id} << 16) | method_id;
@@ -352,7 +412,7 @@ class ArgReader {
   std::optional<Error> error_;
 };
 
-std::uint8_t pack_bits(std::initializer_list<bool> bits) {
+inline std::uint8_t pack_bits(std::initializer_list<bool> bits) {
   std::uint8_t octet = 0;
   unsigned bit = 0;
   for (bool b : bits) octet = static_cast<std::uint8_t>(octet | (unsigned{b} << bit++));
@@ -364,10 +424,91 @@ void write_ids(ByteWriter& out, const M&) {
   out.u16(M::kClassId);
   out.u16(M::kMethodId);
 }
+
+// The decoders of amqp/methods/<class>.cc: each reads the arguments after the method id.
 """
 
-CC_DISPATCH_HEAD = """
-}  // namespace
+
+def gen_codec_internal(classes):
+    parts = [INTERNAL_PREAMBLE]
+    for cls in classes:
+        parts.append("\n")
+        for m in cls.methods:
+            parts.append(f"Result<Method> decode_{m.snake}(ByteReader& in);\n")
+    parts.append("\n}  // namespace sluice::amqp::detail\n")
+    return "".join(parts)
+
+
+# --- methods/<class>.cc -----------------------------------------------------------------------
+
+def gen_decoder(m):
+    lines = [
+        f"Result<Method> decode_{m.snake}(ByteReader& in) {{",
+        f"  method::{m.struct} m;",
+        f"  ArgReader r(in, m.kName);",
+    ]
+    for item in m.items():
+        if isinstance(item, list):
+            ptrs = ", ".join(f"&m.{f.name}" for f in item)
+            lines.append(f'  r.bits({{{ptrs}}}, "{item[0].spec_name}");')
+        else:
+            lines.append(f'  r.{READERS[item.type]}(m.{item.name}, "{item.spec_name}");')
+    lines.append("  return r.finish(std::move(m));")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def gen_encoder(m):
+    lines = [f"void encode_method(ByteWriter& out, const method::{m.struct}& m) {{",
+             "  detail::write_ids(out, m);"]
+    for item in m.items():
+        if isinstance(item, list):
+            values = ", ".join(f"m.{f.name}" for f in item)
+            lines.append(f"  out.u8(detail::pack_bits({{{values}}}));")
+        else:
+            lines.append("  " + WRITERS[item.type].format(f"m.{item.name}") + ";")
+    lines.append("}")
+    if len(lines) == 3 and len(lines[0]) + len(lines[1]) - 1 + 2 <= COLUMN_LIMIT:
+        # No arguments: clang-format puts such a short function on one line.
+        return f"{lines[0]}{lines[1][1:]} }}\n"
+    return "\n".join(lines) + "\n"
+
+
+def gen_class_source(cls):
+    parts = [HEADER_LINE, "\n//\n",
+             f"// Decoders and encoders of the {cls.name} class's methods.\n\n",
+             f'#include "{include_of(class_header_path(cls))}"\n\n',
+             "#include <utility>\n\n",
+             '#include "amqp/methods.h"\n',
+             f'#include "{include_of(CODEC_INTERNAL_PATH)}"\n\n',
+             "namespace sluice::amqp {\n",
+             "namespace detail {\n"]
+    for m in cls.methods:
+        parts.append("\n" + gen_decoder(m))
+    parts.append("\n}  // namespace detail\n")
+    for m in cls.methods:
+        parts.append("\n" + gen_encoder(m))
+    parts.append("\n}  // namespace sluice::amqp\n")
+    return "".join(parts)
+
+
+# --- methods.cc -------------------------------------------------------------------------------
+
+CC_PREAMBLE = HEADER_LINE + """
+//
+// The tables over every method: decode_method's dispatch to the per-class decoders
+// (amqp/methods/<class>.cc), names and content flags.
+
+#include "amqp/methods.h"
+
+#include <fmt/format.h>
+
+#include "amqp/methods/codec_internal.h"
+#include "amqp/reply_code.h"
+
+namespace sluice::amqp {
+
+using detail::method_key;
 
 Result<Method> decode_method(ByteSpan payload) {
   ByteReader in(payload);
@@ -408,50 +549,13 @@ std::uint16_t method_id_of(const Method& m) {
 """
 
 
-def gen_decoder(m):
-    lines = [
-        f"Result<Method> decode_{m.snake}(ByteReader& in) {{",
-        f"  method::{m.struct} m;",
-        f"  ArgReader r(in, m.kName);",
-    ]
-    for item in m.items():
-        if isinstance(item, list):
-            ptrs = ", ".join(f"&m.{f.name}" for f in item)
-            lines.append(f'  r.bits({{{ptrs}}}, "{item[0].spec_name}");')
-        else:
-            lines.append(f'  r.{READERS[item.type]}(m.{item.name}, "{item.spec_name}");')
-    lines.append("  return r.finish(std::move(m));")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def gen_encoder(m):
-    lines = [f"void encode_method(ByteWriter& out, const method::{m.struct}& m) {{",
-             "  write_ids(out, m);"]
-    for item in m.items():
-        if isinstance(item, list):
-            values = ", ".join(f"m.{f.name}" for f in item)
-            lines.append(f"  out.u8(pack_bits({{{values}}}));")
-        else:
-            lines.append("  " + WRITERS[item.type].format(f"m.{item.name}") + ";")
-    lines.append("}")
-    if len(lines) == 3 and len(lines[0]) + len(lines[1]) - 1 + 2 <= COLUMN_LIMIT:
-        # No arguments: clang-format puts such a short function on one line.
-        return f"{lines[0]}{lines[1][1:]} }}\n"
-    return "\n".join(lines) + "\n"
-
-
-def gen_source(methods):
+def gen_source(classes):
+    methods = [m for cls in classes for m in cls.methods]
     parts = [CC_PREAMBLE]
     for m in methods:
-        parts.append("\n" + gen_decoder(m))
-    parts.append(CC_DISPATCH_HEAD)
-    for m in methods:
         parts.append(f"    case method_key({m.class_id}, {m.id}):\n"
-                     f"      return decode_{m.snake}(in);\n")
+                     f"      return detail::decode_{m.snake}(in);\n")
     parts.append(CC_DISPATCH_TAIL)
-    for m in methods:
-        parts.append("\n" + gen_encoder(m))
     parts.append("\nstd::string_view method_name(std::uint16_t class_id, "
                  "std::uint16_t method_id) {\n"
                  "  switch (method_key(class_id, method_id)) {\n")
@@ -468,12 +572,50 @@ def gen_source(methods):
     return "".join(parts)
 
 
-# --- methods_test.cc --------------------------------------------------------------------------
+# --- tests ------------------------------------------------------------------------------------
 
-TEST_PREAMBLE = HEADER_LINE + """
+TEST_SUPPORT_PATH = "src/amqp/tests/methods_test_support.h"
+
+TEST_SUPPORT = HEADER_LINE + """
+#pragma once
+
+// The generated method tests are value-parameterised over the AMQP classes: methods_test.cc
+// defines the MethodCodecByClass tests, and each methods_<class>_test.cc instantiates them
+// with that class's samples.
+
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string_view>
+#include <vector>
+
+#include "amqp/methods.h"
+
+namespace sluice::amqp {
+
+struct ClassSamples {
+  std::string_view name;
+  // Every method of the class, with every field away from its default.
+  std::vector<Method> (*non_default)();
+  // For each method with two or more bit fields, one sample per bit with only that bit set.
+  std::vector<Method> (*single_bit)();
+};
+
+inline void PrintTo(const ClassSamples& samples, std::ostream* os) { *os << samples.name; }
+
+class MethodCodecByClass : public testing::TestWithParam<ClassSamples> {};
+
+// A table with a nested table and an array, for the samples' table fields.
+FieldTable sample_table();
+
+}  // namespace sluice::amqp
+"""
+
+TEST_BODY = HEADER_LINE + """
 //
 // Every method round-trips with every field away from its default, every truncation of every
-// method fails cleanly, and the ids, names and content flags agree with the definition.
+// method fails cleanly, and the ids, names and content flags agree with the definition. The
+// samples are per class, in methods_<class>_test.cc.
 
 #include "amqp/methods.h"
 
@@ -486,9 +628,9 @@ TEST_PREAMBLE = HEADER_LINE + """
 #include <vector>
 
 #include "amqp/reply_code.h"
+#include "amqp/tests/methods_test_support.h"
 
 namespace sluice::amqp {
-namespace {
 
 using namespace std::string_literals;
 
@@ -497,9 +639,9 @@ FieldTable sample_table() {
           {"nested", FieldTable{{"str", "value"s}, {"flag", true}}},
           {"list", FieldArray{std::int64_t{1} << 40, Void{}}}};
 }
-"""
 
-TEST_BODY = """
+namespace {
+
 Bytes encode(const Method& m) {
   Bytes out;
   ByteWriter writer(out);
@@ -507,8 +649,8 @@ Bytes encode(const Method& m) {
   return out;
 }
 
-TEST(MethodCodec, EveryMethodRoundTripsWithNonDefaultValues) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, EveryMethodRoundTripsWithNonDefaultValues) {
+  for (const Method& sample : GetParam().non_default()) {
     const Bytes wire = encode(sample);
     Result<Method> decoded = decode_method(wire);
     ASSERT_TRUE(decoded.ok()) << method_name(sample) << ": " << decoded.error().detail;
@@ -517,8 +659,8 @@ TEST(MethodCodec, EveryMethodRoundTripsWithNonDefaultValues) {
   }
 }
 
-TEST(MethodCodec, NonDefaultSamplesDifferFromDefaults) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, NonDefaultSamplesDifferFromDefaults) {
+  for (const Method& sample : GetParam().non_default()) {
     std::visit(
         [](const auto& m) {
           using M = std::decay_t<decltype(m)>;
@@ -530,8 +672,15 @@ TEST(MethodCodec, NonDefaultSamplesDifferFromDefaults) {
   }
 }
 
-TEST(MethodCodec, StructOverloadEncodesLikeTheVariant) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, SamplesAreOfTheirClass) {
+  for (const Method& sample : GetParam().non_default()) {
+    EXPECT_EQ(method_name(sample).substr(0, GetParam().name.size() + 1),
+              std::string(GetParam().name) + ".");
+  }
+}
+
+TEST_P(MethodCodecByClass, StructOverloadEncodesLikeTheVariant) {
+  for (const Method& sample : GetParam().non_default()) {
     Bytes direct;
     ByteWriter writer(direct);
     std::visit([&writer](const auto& m) { encode_method(writer, m); }, sample);
@@ -539,8 +688,8 @@ TEST(MethodCodec, StructOverloadEncodesLikeTheVariant) {
   }
 }
 
-TEST(MethodCodec, EveryTruncationOfEveryMethodFails) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, EveryTruncationOfEveryMethodFails) {
+  for (const Method& sample : GetParam().non_default()) {
     const Bytes wire = encode(sample);
     for (std::size_t size = 0; size < wire.size(); ++size) {
       Result<Method> decoded = decode_method(ByteSpan(wire.data(), size));
@@ -554,8 +703,8 @@ TEST(MethodCodec, EveryTruncationOfEveryMethodFails) {
   }
 }
 
-TEST(MethodCodec, TrailingBytesAfterTheLastArgumentAreIgnored) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, TrailingBytesAfterTheLastArgumentAreIgnored) {
+  for (const Method& sample : GetParam().non_default()) {
     Bytes wire = encode(sample);
     wire.insert(wire.end(), {0xde, 0xad});
     Result<Method> decoded = decode_method(wire);
@@ -564,8 +713,8 @@ TEST(MethodCodec, TrailingBytesAfterTheLastArgumentAreIgnored) {
   }
 }
 
-TEST(MethodCodec, IdsNamesAndContentFlagsAgree) {
-  for (const Method& sample : non_default_samples()) {
+TEST_P(MethodCodecByClass, IdsNamesAndContentFlagsAgree) {
+  for (const Method& sample : GetParam().non_default()) {
     std::visit(
         [&sample](const auto& m) {
           using M = std::decay_t<decltype(m)>;
@@ -579,8 +728,8 @@ TEST(MethodCodec, IdsNamesAndContentFlagsAgree) {
   }
 }
 
-TEST(MethodCodec, EachBitHasItsOwnPosition) {
-  const std::vector<Method> samples = single_bit_samples();
+TEST_P(MethodCodecByClass, EachBitHasItsOwnPosition) {
+  const std::vector<Method> samples = GetParam().single_bit();
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const Bytes wire = encode(samples[i]);
     Result<Method> decoded = decode_method(wire);
@@ -630,9 +779,10 @@ def gen_sample(m):
     return "\n".join(lines) + "\n"
 
 
-def gen_bit_samples(methods):
+
+def gen_bit_samples(cls):
     lines = ["std::vector<Method> single_bit_samples() {", "  std::vector<Method> all;"]
-    for m in methods:
+    for m in cls.methods:
         bits = [f for f in m.fields if f.type == "bit"]
         if len(bits) < 2:
             continue
@@ -643,33 +793,108 @@ def gen_bit_samples(methods):
                 lines.append(f"    m.{f.name} = {'true' if f is on else 'false'};")
             lines.append("    all.emplace_back(m);")
             lines.append("  }")
+    if len(lines) == 2:
+        # No method of the class has two bits: clang-format keeps this on one line.
+        return "std::vector<Method> single_bit_samples() { return {}; }\n"
     lines += ["  return all;", "}"]
     return "\n".join(lines) + "\n"
 
 
-def gen_test(methods):
-    parts = [TEST_PREAMBLE]
-    for m in methods:
+def gen_class_test(cls):
+    std = ["<vector>"]
+    if any(f.type == "longstr" for m in cls.methods for f in m.fields):
+        std.insert(0, "<string>")
+    parts = [HEADER_LINE, "\n//\n",
+             f"// The {cls.name} class's samples for the MethodCodecByClass tests "
+             "(methods_test.cc).\n\n",
+             "#include <gtest/gtest.h>\n\n",
+             "".join(f"#include {h}\n" for h in std),
+             f'\n#include "amqp/methods.h"\n#include "{include_of(TEST_SUPPORT_PATH)}"\n\n',
+             "namespace sluice::amqp {\nnamespace {\n"]
+    for m in cls.methods:
         parts.append("\n" + gen_sample(m))
-    parts.append("\nstd::vector<Method> non_default_samples() {\n  return {")
-    parts.append(",\n          ".join(f"sample_{m.snake}()" for m in methods))
-    parts.append("};\n}\n\n")
-    parts.append(gen_bit_samples(methods))
-    parts.append(TEST_BODY)
+    # One statement per sample: clang-format would pack a braced list into columns.
+    parts.append("\nstd::vector<Method> non_default_samples() {\n  std::vector<Method> all;\n")
+    parts.append("".join(f"  all.emplace_back(sample_{m.snake}());\n" for m in cls.methods))
+    parts.append("  return all;\n}\n\n")
+    parts.append(gen_bit_samples(cls))
+    parts.append(f"\nINSTANTIATE_TEST_SUITE_P({pascal(cls.name)}, MethodCodecByClass,\n"
+                 f'                         testing::Values(ClassSamples{{"{cls.name}", '
+                 "&non_default_samples,\n"
+                 "                                                      "
+                 "&single_bit_samples}));\n")
+    parts.append("\n}  // namespace\n}  // namespace sluice::amqp\n")
     return "".join(parts)
 
 
 # --- driver -----------------------------------------------------------------------------------
 
-def generate(spec):
+class AmqpClass:
+    def __init__(self, name, class_id, methods):
+        self.name = name
+        self.id = class_id
+        self.file = snake(name)
+        self.methods = methods
+
+
+def load_classes(spec):
     methods = load_methods(spec)
-    classes = [(c["name"], c["id"]) for c in spec["classes"]]
+    classes = []
+    for c in spec["classes"]:
+        own = [m for m in methods if m.class_name == c["name"]]
+        if not own:
+            raise SystemExit(f"class {c['name']} has no methods")
+        classes.append(AmqpClass(c["name"], c["id"], own))
+    if len({cls.file for cls in classes}) != len(classes):
+        raise SystemExit("two classes map to the same file name")
+    return classes
+
+
+def check_file(text, path):
+    for n, line in enumerate(text.splitlines(), 1):
+        if len(line) > COLUMN_LIMIT:
+            raise SystemExit(f"{path}:{n}: generated line longer than {COLUMN_LIMIT} columns")
+    lines = text.count("\n")
+    if lines > MAX_LINES:
+        raise SystemExit(f"{path}: {lines} generated lines, more than {MAX_LINES}; split it")
+    if not text.startswith(HEADER_LINE + "\n"):
+        raise SystemExit(f"{path}: does not start with the generated-file line")
+    return text
+
+
+def generate(spec):
+    classes = load_classes(spec)
     outputs = {
-        "src/amqp/methods.h": gen_header(methods, classes),
-        "src/amqp/methods.cc": gen_source(methods),
-        "src/amqp/tests/methods_test.cc": gen_test(methods),
+        "src/amqp/methods.h": gen_header(classes),
+        "src/amqp/methods.cc": gen_source(classes),
+        CODEC_INTERNAL_PATH: gen_codec_internal(classes),
+        "src/amqp/tests/methods_test.cc": TEST_BODY,
+        TEST_SUPPORT_PATH: TEST_SUPPORT,
     }
-    return {path: check_width(text, path) for path, text in outputs.items()}
+    for cls in classes:
+        outputs[class_header_path(cls)] = gen_class_header(cls)
+        outputs[class_source_path(cls)] = gen_class_source(cls)
+        outputs[class_test_path(cls)] = gen_class_test(cls)
+    return {path: check_file(text, path) for path, text in outputs.items()}
+
+
+def is_generated(path):
+    try:
+        with path.open(encoding="utf-8") as f:
+            return f.readline().rstrip("\n") == HEADER_LINE
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def leftover_files(root, outputs):
+    """Generated files on disk that the generator no longer produces, as repo-relative paths."""
+    found = set()
+    for pattern in OWNED_GLOBS:
+        for path in root.glob(pattern):
+            rel = path.relative_to(root).as_posix()
+            if rel not in outputs and path.is_file() and is_generated(path):
+                found.add(rel)
+    return sorted(found)
 
 
 def main():
@@ -702,6 +927,13 @@ def main():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"wrote {rel}")
+    for rel in leftover_files(root, outputs):
+        if args.check:
+            stale.append(rel)
+            print(f"{rel}: generated file that the generator no longer produces")
+        else:
+            (root / rel).unlink()
+            print(f"removed {rel}")
     if stale:
         print("stale generated files: " + ", ".join(stale) +
               "; run tools/codegen/gen_amqp_methods.py", file=sys.stderr)

@@ -129,13 +129,40 @@ TEST_F(VirtualHostTest, DeleteIfUnusedAndIfEmpty) {
 
 TEST_F(VirtualHostTest, DefinitionChangesReachTheObserver) {
   std::vector<DefinitionEvent::Kind> seen;
-  vhost.set_observer([&](const DefinitionEvent& e) { seen.push_back(e.kind); });
+  vhost.set_observer([&](DefinitionEvent& e) -> Result<void> {
+    seen.push_back(e.kind);
+    return ok();
+  });
   declare("q");
   ASSERT_TRUE(vhost.bind_queue("q", "amq.direct", "k", {}, kAlice).ok());
   ASSERT_TRUE(vhost.delete_queue("q", false, false, kAlice).ok());
   EXPECT_EQ(seen, (std::vector<DefinitionEvent::Kind>{DefinitionEvent::Kind::QueueDeclared,
                                                       DefinitionEvent::Kind::Bound,
                                                       DefinitionEvent::Kind::QueueDeleted}));
+}
+
+TEST_F(VirtualHostTest, ARefusedRecordLeavesNoDefinitionBehind) {
+  vhost.set_observer([](DefinitionEvent&) -> Result<void> {
+    return Error{errc::precondition_failed, "disk full"};
+  });
+  auto q = vhost.declare_queue(QueueSettings{.name = "q", .durable = true}, false, kAlice);
+  ASSERT_FALSE(q.ok());
+  EXPECT_FALSE(vhost.queue_for("q", kAlice).ok());
+  auto x = vhost.declare_exchange(ExchangeSettings{.name = "x", .durable = true}, "direct", false,
+                                  kAlice);
+  ASSERT_FALSE(x.ok());
+  EXPECT_EQ(vhost.find_exchange("x"), nullptr);
+}
+
+TEST_F(VirtualHostTest, ARefusedBindingIsTakenBack) {
+  declare("q");
+  vhost.set_observer([](DefinitionEvent& e) -> Result<void> {
+    if (e.kind == DefinitionEvent::Kind::Bound) return Error{errc::precondition_failed, "no"};
+    return ok();
+  });
+  EXPECT_FALSE(vhost.bind_queue("q", "amq.direct", "k", {}, kAlice).ok());
+  EXPECT_TRUE(route("amq.direct", "k").empty());
+  EXPECT_TRUE(vhost.find_exchange("amq.direct")->bindings().empty());
 }
 
 }  // namespace

@@ -1,0 +1,73 @@
+#pragma once
+
+// The records of the message log, and their encoding (see FORMAT.md for the byte layout).
+//
+// Encoders append one complete framed record (length, checksum, type, payload) to a buffer
+// the caller owns. Decoders take the payload of a record whose checksum has already been
+// checked, and still never read past it: a payload that does not parse is reported, not
+// asserted on, since it came from disk.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+#include "store/log_format.h"
+
+namespace sluice::store {
+
+// A message as the broker hands it to the log. Views only; nothing is owned.
+struct MessageRecord {
+  MessageId id = 0;
+  std::span<const QueueId> queues;  // the durable queues it was stored for; body stored once
+  std::string_view exchange;        // shortstr: at most 255 bytes
+  std::string_view routing_key;     // shortstr: at most 255 bytes
+  ByteSpan properties;              // encoded content-header properties, opaque to the store
+  ByteSpan body;
+};
+
+// A message read back from the log. Owns its bytes.
+struct StoredMessage {
+  MessageId id = 0;
+  std::vector<QueueId> queues;
+  std::string exchange;
+  std::string routing_key;
+  Bytes properties;
+  Bytes body;
+};
+
+struct AckRecord {
+  MessageId message = 0;
+  QueueId queue = 0;
+};
+
+// What recovery needs from a Message record: the rest (names, body) is left unread.
+struct MessageHeaderView {
+  MessageId id = 0;
+  std::vector<QueueId> queues;
+};
+
+// Checks what the format cannot hold: no queues, more than 65535, queue id 0, a name longer
+// than 255, or a payload past kMaxPayloadSize. Returns invalid_argument naming the problem.
+Result<void> validate(const MessageRecord& m);
+
+// Framed size of a record, header included. REQUIRES: validate(m).ok().
+std::size_t framed_size(const MessageRecord& m);
+inline constexpr std::size_t kAckFramedSize = log_format::kRecordHeaderSize + 16;
+inline constexpr std::size_t kPurgeFramedSize = log_format::kRecordHeaderSize + 8;
+
+// REQUIRES: validate(m).ok().
+void encode_message(const MessageRecord& m, Bytes& out);
+void encode_ack(const AckRecord& a, Bytes& out);
+void encode_purge(QueueId queue, Bytes& out);
+
+// Return false if the payload does not parse (including trailing bytes).
+[[nodiscard]] bool decode_message(ByteSpan payload, StoredMessage& out);
+[[nodiscard]] bool decode_message_header(ByteSpan payload, MessageHeaderView& out);
+[[nodiscard]] bool decode_ack(ByteSpan payload, AckRecord& out);
+[[nodiscard]] bool decode_purge(ByteSpan payload, QueueId& out);
+
+}  // namespace sluice::store
