@@ -210,6 +210,8 @@ void Channel::release() {
   requeue_all();
   tx_publishes_.clear();
   tx_settles_.clear();
+  broker().stop_waiting(this);
+  awaiting_disk_.clear();
 }
 
 }  // namespace sluice::amqp

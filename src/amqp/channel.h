@@ -25,14 +25,11 @@
 #include "amqp/frame.h"
 #include "amqp/methods.h"
 #include "amqp/properties.h"
+#include "broker/broker.h"
 #include "broker/consumer.h"
 #include "broker/vhost.h"
 #include "common/bytes.h"
 #include "common/result.h"
-
-namespace sluice::broker {
-class Broker;
-}
 
 namespace sluice::amqp {
 
@@ -47,7 +44,7 @@ struct ChannelStats {
   std::uint64_t confirmed = 0;
 };
 
-class Channel final : public broker::ConsumerSink {
+class Channel final : public broker::ConsumerSink, public broker::DurabilityWaiter {
  public:
   Channel(Connection& connection, std::uint16_t id);
   ~Channel() override;
@@ -85,6 +82,9 @@ class Channel final : public broker::ConsumerSink {
                broker::QueueEntry entry) override;
   void cancelled_by_queue(broker::Consumer& consumer) override;
 
+  // broker::DurabilityWaiter: the log synced further; confirms waiting for it may go.
+  void on_durable() override;
+
  private:
   enum class State { Open, Closing, Finished };
 
@@ -107,7 +107,7 @@ class Channel final : public broker::ConsumerSink {
 
   // Work deferred by a transaction until tx.commit.
   struct TxPublish {
-    broker::MessagePtr message;
+    std::shared_ptr<broker::Message> message;
     std::vector<std::string> keys;
     bool mandatory = false;
   };
@@ -138,11 +138,15 @@ class Channel final : public broker::ConsumerSink {
 
   // Publishing (channel_publish.cc).
   Result<void> publish(PendingContent&& content);
-  Result<void> route_and_enqueue(const broker::MessagePtr& message,
+  Result<void> route_and_enqueue(const std::shared_ptr<broker::Message>& message,
                                  const std::vector<std::string>& keys, bool mandatory);
+  // Writes a persistent message to the log for the durable queues among `queues`; returns
+  // the Lsn its confirm waits for (0: nothing written).
+  Result<store::Lsn> persist(broker::Message& message,
+                             const std::vector<broker::QueuePtr>& queues);
   Result<void> publish_direct_reply(const broker::MessagePtr& message, bool mandatory);
   void send_return(const broker::Message& message, std::uint16_t code, std::string_view text);
-  void confirm_published();
+  void confirm_published(store::Lsn lsn = 0);
 
   // Consuming and acknowledging (channel_consume.cc).
   Result<void> on_basic_method(const Method& method);
@@ -185,6 +189,8 @@ class Channel final : public broker::ConsumerSink {
   bool confirm_mode_ = false;
   std::uint64_t next_publish_seq_ = 1;
   std::uint64_t confirmed_upto_ = 0;  // highest sequence number already acked to the client
+  // Publishes whose confirm waits for the log to sync: (sequence number, Lsn), in order.
+  std::deque<std::pair<std::uint64_t, store::Lsn>> awaiting_disk_;
   bool tx_mode_ = false;
   std::vector<TxPublish> tx_publishes_;
   std::vector<TxSettle> tx_settles_;

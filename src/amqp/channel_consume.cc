@@ -256,7 +256,7 @@ Result<void> Channel::settle(std::uint64_t tag, bool multiple, bool requeue, boo
       back.push_back(std::move(u.entry));
     } else {
       // TODO: rejected messages are dropped; dead-lettering arrives with failure handling.
-      u.queue->settle();
+      u.queue->settle(u.entry);
     }
   }
   if (back_queue) back_queue->requeue(std::move(back));

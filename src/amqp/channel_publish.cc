@@ -6,6 +6,7 @@
 #include "amqp/connection.h"
 #include "amqp/reply_code.h"
 #include "broker/broker.h"
+#include "store/message_log.h"
 
 namespace sluice::amqp {
 namespace {
@@ -91,7 +92,7 @@ Result<void> Channel::publish(PendingContent&& content) {
   return route_and_enqueue(message, keys, m.mandatory);
 }
 
-Result<void> Channel::route_and_enqueue(const broker::MessagePtr& message,
+Result<void> Channel::route_and_enqueue(const std::shared_ptr<broker::Message>& message,
                                         const std::vector<std::string>& keys, bool mandatory) {
   auto exchange = vhost().find_exchange(message->exchange);
   route_scratch_.clear();
@@ -102,14 +103,48 @@ Result<void> Channel::route_and_enqueue(const broker::MessagePtr& message,
     vhost().route(*exchange, views, headers, route_scratch_);
     ++exchange->stats().published_in;
   }
+  store::Lsn lsn = 0;
   if (route_scratch_.empty()) {
     if (mandatory) send_return(*message, 312, "NO_ROUTE");
   } else {
+    if (message->persistent()) {
+      auto written = persist(*message, route_scratch_);
+      if (!written) {
+        route_scratch_.clear();
+        return written.error();
+      }
+      lsn = *written;
+    }
     for (const auto& queue : route_scratch_) queue->enqueue(message);
   }
   route_scratch_.clear();
-  confirm_published();
+  confirm_published(lsn);
   return ok();
+}
+
+Result<store::Lsn> Channel::persist(broker::Message& message,
+                                    const std::vector<broker::QueuePtr>& queues) {
+  store::MessageLog* log = broker().message_log();
+  if (log == nullptr) return store::Lsn{0};
+  std::vector<store::QueueId> ids;
+  for (const auto& q : queues) {
+    if (q->stores_messages()) ids.push_back(q->settings().store_id);
+  }
+  if (ids.empty()) return store::Lsn{0};
+  const store::MessageId id = broker().next_message_id();
+  auto appended = log->append_message(store::MessageRecord{.id = id,
+                                                           .queues = ids,
+                                                           .exchange = message.exchange,
+                                                           .routing_key = message.routing_key,
+                                                           .properties = message.encoded_header,
+                                                           .body = message.body});
+  if (!appended) {
+    return amqp_error(ReplyCode::InternalError,
+                      fmt::format("cannot write message to disk: {}", appended.error().detail));
+  }
+  message.store_id = id;
+  message.position = appended->position;
+  return appended->lsn;
 }
 
 Result<void> Channel::publish_direct_reply(const broker::MessagePtr& message, bool mandatory) {
@@ -135,17 +170,33 @@ void Channel::send_return(const broker::Message& message, std::uint16_t code,
                            message);
 }
 
-// Transient messages are confirmed once routed: nothing more can happen to them that a
-// confirm promises. (Persistent messages in durable queues will wait for the disk.)
-void Channel::confirm_published() {
+// A transient message is confirmed once routed: nothing more can happen to it that a confirm
+// promises. A persistent message in a durable queue is confirmed once its log record is on
+// disk (lsn). Confirms go out in publish order, so one basic.ack with multiple covers them.
+void Channel::confirm_published(store::Lsn lsn) {
   if (!confirm_mode_) return;
-  if (next_publish_seq_ - 1 == confirmed_upto_) connection_.confirms_pending(id_);
-  ++next_publish_seq_;
+  const std::uint64_t seq = next_publish_seq_++;
+  if (lsn > broker().durable_lsn()) {
+    if (awaiting_disk_.empty()) broker().wait_for_disk(this);
+    awaiting_disk_.emplace_back(seq, lsn);
+  }
+  connection_.confirms_pending(id_);
+}
+
+void Channel::on_durable() {
+  if (state_ != State::Open) return;
+  connection_.confirms_pending(id_);
 }
 
 void Channel::send_confirms() {
-  const std::uint64_t upto = next_publish_seq_ - 1;
-  if (upto == confirmed_upto_) return;
+  const store::Lsn durable = broker().durable_lsn();
+  while (!awaiting_disk_.empty() && awaiting_disk_.front().second <= durable) {
+    awaiting_disk_.pop_front();
+  }
+  if (awaiting_disk_.empty()) broker().stop_waiting(this);
+  const std::uint64_t upto =
+      awaiting_disk_.empty() ? next_publish_seq_ - 1 : awaiting_disk_.front().first - 1;
+  if (upto <= confirmed_upto_) return;
   const bool multiple = upto - confirmed_upto_ > 1;
   connection_.send_method(id_, method::BasicAck{.delivery_tag = upto, .multiple = multiple});
   stats_.confirmed += upto - confirmed_upto_;

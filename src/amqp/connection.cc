@@ -187,7 +187,9 @@ void Connection::send_method(std::uint16_t channel, const Method& method) {
 }
 
 void Connection::confirms_pending(std::uint16_t channel) {
-  confirm_channels_.push_back(channel);
+  if (confirm_channels_.empty() || confirm_channels_.back() != channel) {
+    confirm_channels_.push_back(channel);
+  }
   schedule_flush();
 }
 

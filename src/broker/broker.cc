@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 
 namespace sluice::broker {
@@ -34,6 +35,29 @@ Consumer* DirectReplyRegistry::find(std::string_view address) const {
 }
 
 Broker::Broker() { vhosts_.emplace("/", std::make_unique<VirtualHost>("/")); }
+
+void Broker::set_message_log(store::MessageLog* log) {
+  log_ = log;
+  for (auto& [name, vhost] : vhosts_) vhost->set_message_log(log);
+}
+
+void Broker::durable_upto(store::Lsn lsn) {
+  if (lsn <= durable_lsn_) return;
+  durable_lsn_ = lsn;
+  // Waiters may stop waiting (and so change the list) while being told.
+  std::vector<DurabilityWaiter*> waiters = waiters_;
+  for (DurabilityWaiter* w : waiters) {
+    if (std::find(waiters_.begin(), waiters_.end(), w) != waiters_.end()) w->on_durable();
+  }
+}
+
+void Broker::wait_for_disk(DurabilityWaiter* waiter) {
+  if (std::find(waiters_.begin(), waiters_.end(), waiter) == waiters_.end()) {
+    waiters_.push_back(waiter);
+  }
+}
+
+void Broker::stop_waiting(DurabilityWaiter* waiter) { std::erase(waiters_, waiter); }
 
 VirtualHost* Broker::vhost(std::string_view name) {
   auto it = vhosts_.find(name);

@@ -13,6 +13,7 @@
 
 #include "broker/consumer.h"
 #include "broker/vhost.h"
+#include "store/log_format.h"
 
 namespace sluice::broker {
 
@@ -33,6 +34,13 @@ class DirectReplyRegistry {
   std::unordered_map<std::string, Consumer*> consumers_;
 };
 
+// Something waiting for the message log to reach an Lsn (a channel holding confirms).
+class DurabilityWaiter {
+ public:
+  virtual ~DurabilityWaiter() = default;
+  virtual void on_durable() = 0;
+};
+
 class Broker {
  public:
   Broker();
@@ -41,9 +49,26 @@ class Broker {
   VirtualHost* vhost(std::string_view name);
   DirectReplyRegistry& replies() { return replies_; }
 
+  // --- The message log ------------------------------------------------------------------
+  // Null when running without one (unit tests). Set once at start-up.
+  void set_message_log(store::MessageLog* log);
+  store::MessageLog* message_log() const { return log_; }
+  store::MessageId next_message_id() { return next_message_id_++; }
+  void resume_message_ids_after(store::MessageId id) { next_message_id_ = id + 1; }
+
+  // Everything up to `lsn` is on disk; called on the broker loop.
+  void durable_upto(store::Lsn lsn);
+  store::Lsn durable_lsn() const { return durable_lsn_; }
+  void wait_for_disk(DurabilityWaiter* waiter);
+  void stop_waiting(DurabilityWaiter* waiter);
+
  private:
   std::map<std::string, std::unique_ptr<VirtualHost>, std::less<>> vhosts_;
   DirectReplyRegistry replies_;
+  store::MessageLog* log_ = nullptr;
+  store::MessageId next_message_id_ = 1;
+  store::Lsn durable_lsn_ = 0;
+  std::vector<DurabilityWaiter*> waiters_;
 };
 
 }  // namespace sluice::broker

@@ -9,6 +9,7 @@
 
 #include "amqp/properties.h"
 #include "common/bytes.h"
+#include "store/log_format.h"
 
 namespace sluice::broker {
 
@@ -20,6 +21,10 @@ struct Message {
   // every delivery so deliveries do not re-encode properties.
   Bytes encoded_header;
   Bytes body;
+  // Set when the message was written to the message log (persistent, routed to at least one
+  // durable queue); 0 otherwise. Fixed before the message is shared.
+  store::MessageId store_id = 0;
+  store::Position position;
 
   bool persistent() const { return properties.delivery_mode == std::uint8_t{2}; }
 };

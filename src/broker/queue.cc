@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/logging.h"
+#include "store/message_log.h"
 
 namespace sluice::broker {
 
@@ -20,26 +22,60 @@ void Queue::enqueue(MessagePtr message) {
   dispatch();
 }
 
+void Queue::restore(MessagePtr message) {
+  // After a restart nobody can tell whether it was delivered before: say it may have been.
+  ready_.push_back(QueueEntry{std::move(message), next_seq_++, true});
+}
+
+// Acks of persistent messages go to the log; losing one in a crash only means a redelivery,
+// so nothing waits for it to reach the disk.
+void Queue::record_ack(const QueueEntry& entry) {
+  const Message& m = *entry.message;
+  if (m.store_id == 0 || !stores_messages()) return;
+  if (auto r = log_->append_ack(m.store_id, settings_.store_id, m.position); !r) {
+    log::get("store")->error("queue={} cannot record ack of message {}: {}", name(), m.store_id,
+                             r.error().detail);
+  }
+}
+
+void Queue::record_purge() {
+  if (!stores_messages()) return;
+  std::vector<store::Position> held;
+  for (const QueueEntry& e : ready_) {
+    if (e.message->store_id != 0) held.push_back(e.message->position);
+  }
+  if (held.empty()) return;
+  if (auto r = log_->append_purge(settings_.store_id, held); !r) {
+    log::get("store")->error("queue={} cannot record purge: {}", name(), r.error().detail);
+  }
+}
+
 std::optional<QueueEntry> Queue::get(bool track) {
   if (ready_.empty()) return std::nullopt;
   QueueEntry entry = std::move(ready_.front());
   ready_.pop_front();
+  if (!track) record_ack(entry);
   if (track) ++unacked_;
   ++stats_.delivered;
   if (entry.redelivered) ++stats_.redelivered;
   return entry;
 }
 
-void Queue::settle() {
+void Queue::settle(const QueueEntry& entry) {
   BROKER_ASSERT(unacked_ > 0);
   --unacked_;
   ++stats_.acked;
+  record_ack(entry);
 }
 
 void Queue::requeue(std::vector<QueueEntry> entries) {
   BROKER_ASSERT(unacked_ >= entries.size());
   unacked_ -= entries.size();
-  if (deleted_) return;
+  if (deleted_) {
+    // The queue is gone; its purge record did not cover messages that were out on channels.
+    for (const auto& e : entries) record_ack(e);
+    return;
+  }
   std::sort(entries.begin(), entries.end(),
             [](const QueueEntry& a, const QueueEntry& b) { return a.seq < b.seq; });
   // Requeued messages are usually older than everything ready, so walk from the front.
@@ -74,6 +110,7 @@ bool Queue::remove_consumer(Consumer* consumer) {
 
 std::size_t Queue::purge() {
   const std::size_t n = ready_.size();
+  record_purge();
   ready_.clear();
   return n;
 }
@@ -123,7 +160,11 @@ void Queue::dispatch() {
     ready_.pop_front();
     ++stats_.delivered;
     if (entry.redelivered) ++stats_.redelivered;
-    if (!c->no_ack) ++unacked_;
+    if (c->no_ack) {
+      record_ack(entry);
+    } else {
+      ++unacked_;
+    }
     c->sink->deliver(*c, shared_from_this(), std::move(entry));
   }
   dispatching_ = false;

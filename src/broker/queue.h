@@ -24,6 +24,10 @@
 #include "broker/routing/router.h"
 #include "common/result.h"
 
+namespace sluice::store {
+class MessageLog;
+}
+
 namespace sluice::broker {
 
 struct QueueSettings {
@@ -59,13 +63,19 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   bool has_exclusive_consumer() const;
   const QueueStats& stats() const { return stats_; }
 
+  // A durable queue records acks and purges of its persistent messages in the log.
+  void attach_log(store::MessageLog* log) { log_ = log; }
+  bool stores_messages() const { return log_ != nullptr && settings_.store_id != 0; }
+  // Recovery: a message that was in this queue before the restart.
+  void restore(MessagePtr message);
+
   void enqueue(MessagePtr message);
 
   // Takes the head message for basic.get. `track` says the caller will ack it later.
   std::optional<QueueEntry> get(bool track);
 
-  // A delivered message was acked (or rejected without requeue): forget it.
-  void settle();
+  // A delivered message was acked (or rejected without requeue): forget it, on disk too.
+  void settle(const QueueEntry& entry);
   // Puts delivered messages back at their original positions, marked redelivered.
   void requeue(std::vector<QueueEntry> entries);
 
@@ -85,6 +95,8 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
 
  private:
   Consumer* next_consumer();
+  void record_ack(const QueueEntry& entry);
+  void record_purge();
 
   QueueSettings settings_;
   std::deque<QueueEntry> ready_;
@@ -96,6 +108,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   bool deleted_ = false;
   bool dispatching_ = false;
   QueueStats stats_;
+  store::MessageLog* log_ = nullptr;
 };
 
 using QueuePtr = std::shared_ptr<Queue>;

@@ -155,6 +155,13 @@ Result<void> VirtualHost::delete_exchange(const std::string& name, bool if_unuse
   return ok();
 }
 
+QueuePtr VirtualHost::find_queue_by_store_id(std::uint64_t store_id) const {
+  for (const auto& [name, queue] : queues_) {
+    if (queue->settings().store_id == store_id) return queue;
+  }
+  return nullptr;
+}
+
 ExchangePtr VirtualHost::find_exchange(const std::string& name) const {
   auto it = exchanges_.find(name);
   return it == exchanges_.end() ? nullptr : it->second;
@@ -209,6 +216,7 @@ Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool pa
     return stored.error();
   }
   auto queue = std::make_shared<Queue>(std::move(settings));
+  if (queue->settings().store_id != 0) queue->attach_log(log_);
   queues_.emplace(queue->name(), queue);
 
   // Every queue is bound to the default exchange by its name; that binding is implicit

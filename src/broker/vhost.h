@@ -111,6 +111,12 @@ class VirtualHost {
   void connection_closed(std::uint64_t connection_id);
 
   std::size_t queue_count() const { return queues_.size(); }
+
+  // Queues created from now on that are stored (store_id != 0) record acks in this log.
+  void set_message_log(store::MessageLog* log) { log_ = log; }
+  const std::map<std::string, QueuePtr, std::less<>>& queues() const { return queues_; }
+  // The stored queue with this id, or null.
+  QueuePtr find_queue_by_store_id(std::uint64_t store_id) const;
   std::size_t exchange_count() const { return exchanges_.size(); }
 
  private:
@@ -137,6 +143,7 @@ class VirtualHost {
   std::map<std::string, ExchangePtr, std::less<>> exchanges_;
   std::map<std::string, QueuePtr, std::less<>> queues_;
   Observer observer_;
+  store::MessageLog* log_ = nullptr;
   std::uint64_t route_epoch_ = 0;
   std::vector<BindingTarget*> route_scratch_;
 };

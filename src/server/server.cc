@@ -3,6 +3,9 @@
 #include <chrono>
 #include <thread>
 
+#include <asio/post.hpp>
+
+#include "amqp/properties.h"
 #include "common/logging.h"
 #include "net/stream.h"
 
@@ -29,6 +32,26 @@ amqp::Limits amqp_limits(const config::Config& c) {
 // why, and how queues would be spread over more loops.
 constexpr std::size_t kBrokerLoops = 1;
 
+// Reads a recovered message back from the log into memory.
+// TODO: long backlogs should stay on disk (queues keep only the position); today every
+// recovered message is loaded, so a backlog larger than memory cannot be recovered.
+Result<broker::MessagePtr> load_message(const store::MessageLog& log,
+                                        const store::RecoveredMessage& recovered) {
+  auto stored = log.read_message(recovered.position);
+  if (!stored) return stored.error();
+  auto header = amqp::decode_content_header(stored->properties);
+  if (!header) return header.error();
+  auto message = std::make_shared<broker::Message>();
+  message->exchange = std::move(stored->exchange);
+  message->routing_key = std::move(stored->routing_key);
+  message->properties = std::move(header->properties);
+  message->encoded_header = std::move(stored->properties);
+  message->body = std::move(stored->body);
+  message->store_id = recovered.id;
+  message->position = recovered.position;
+  return broker::MessagePtr(std::move(message));
+}
+
 }  // namespace
 
 Server::Server(config::Config config)
@@ -49,6 +72,7 @@ Result<void> Server::start() {
   if (auto opened = data_dir_.open(config_.data_dir); !opened) return opened;
   logger().info("data directory {}", data_dir_.path());
   if (auto restored = restore_definitions(); !restored) return restored;
+  if (auto recovered = recover_messages(); !recovered) return recovered;
   logger().info("limits {}", config::describe_limits(config_));
 
   amqp_listener_ = std::make_unique<net::Listener>("amqp", pool_);
@@ -79,6 +103,53 @@ Result<void> Server::restore_definitions() {
   return ok();
 }
 
+// Opens the message log and puts every recovered message back in its queue. The log's sync
+// thread reports durable Lsns; they are handed to the broker loop, which releases confirms.
+Result<void> Server::recover_messages() {
+  store::MessageLogOptions options;
+  options.on_durable = [this](store::Lsn lsn) {
+    asio::post(pool_.loop(0), [this, lsn] { broker_.durable_upto(lsn); });
+  };
+  options.on_failure = [](const Error& error) {
+    // Confirms stop here: nothing later can be promised durable.
+    log::get("store")->critical("message log failed, no further publisher confirms: {}; "
+                                "restart the broker once the disk is fixed",
+                                error.detail);
+  };
+  message_log_ = std::make_unique<store::MessageLog>(std::move(options));
+  auto recovered = message_log_->open(data_dir_.path());
+  if (!recovered) return recovered.error();
+
+  broker::VirtualHost* vhost = broker_.vhost("/");
+  std::size_t restored = 0;
+  std::size_t orphaned = 0;
+  for (const auto& [queue_id, messages] : recovered->queues) {
+    auto queue = vhost->find_queue_by_store_id(queue_id);
+    if (!queue) {
+      orphaned += messages.size();
+      continue;
+    }
+    for (const auto& m : messages) {
+      auto message = load_message(*message_log_, m);
+      if (!message) {
+        log::get("store")->error("queue={} message={} cannot be read back: {}", queue->name(),
+                                 m.id, message.error().detail);
+        continue;
+      }
+      queue->restore(std::move(*message));
+      ++restored;
+    }
+  }
+  broker_.resume_message_ids_after(recovered->max_message_id);
+  broker_.set_message_log(message_log_.get());
+  for (const auto& [name, q] : vhost->queues()) {
+    if (q->settings().store_id != 0) q->attach_log(message_log_.get());
+  }
+  logger().info("recovered messages={} orphaned={} (of queues no longer defined)", restored,
+                orphaned);
+  return ok();
+}
+
 void Server::on_accept(asio::ip::tcp::socket socket) {
   const auto id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
   auto connection = std::make_shared<amqp::Connection>(net::make_tcp_stream(std::move(socket)),
@@ -106,6 +177,11 @@ void Server::stop() {
     logger().warn("{} connection(s) did not close in time; dropping them", left);
   }
   pool_.stop();
+  if (message_log_) {
+    if (auto closed = message_log_->close(); !closed) {
+      logger().error("closing the message log failed: {}", closed.error().detail);
+    }
+  }
   logger().info("stopped");
 }
 

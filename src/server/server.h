@@ -17,6 +17,7 @@
 #include "net/listener.h"
 #include "server/data_dir.h"
 #include "server/durable_definitions.h"
+#include "store/message_log.h"
 
 namespace sluice::server {
 
@@ -36,6 +37,7 @@ class Server {
  private:
   void on_accept(asio::ip::tcp::socket socket);
   Result<void> restore_definitions();
+  Result<void> recover_messages();
 
   config::Config config_;
   net::IoPool pool_;
@@ -45,6 +47,7 @@ class Server {
   amqp::ConnectionContext amqp_context_;
   DataDir data_dir_;
   std::unique_ptr<DurableDefinitions> definitions_;
+  std::unique_ptr<store::MessageLog> message_log_;
   std::unique_ptr<net::Listener> amqp_listener_;
   std::atomic<std::uint64_t> next_connection_id_{1};
   bool running_ = false;
