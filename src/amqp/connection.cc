@@ -127,7 +127,39 @@ void Connection::on_read(const std::error_code& ec, std::size_t n) {
     process_input();
   }
   flush();
-  if (state_ != State::Closed) read_more();
+  if (state_ != State::Closed && !reading_paused_) read_more();
+}
+
+// Under a memory or disk alarm a publish is not accepted: the connection stops reading, so
+// the client's TCP window fills and it slows down, while consumers keep draining.
+bool Connection::must_wait_for_alarm(const Frame& frame) {
+  if (frame.type != FrameType::Method || !context_.broker->resource_alarm()) return false;
+  const ByteSpan p = frame.payload;
+  const bool publish = p.size() >= 4 && p[0] == 0 && p[1] == method::BasicPublish::kClassId &&
+                       p[2] == 0 && p[3] == method::BasicPublish::kMethodId;
+  if (!publish) return false;
+  if (!reading_paused_) {
+    reading_paused_ = true;
+    logger()->info("conn={} blocked: {}", id_, context_.broker->alarm_reason());
+    if (client_capability(ClientCapability::ConnectionBlocked)) {
+      send_method(0, method::ConnectionBlocked{.reason = context_.broker->alarm_reason()});
+      blocked_notified_ = true;
+    }
+  }
+  return true;
+}
+
+void Connection::resume_publishing() {
+  if (!reading_paused_ || state_ == State::Closed) return;
+  reading_paused_ = false;
+  logger()->info("conn={} unblocked", id_);
+  if (blocked_notified_) {
+    send_method(0, method::ConnectionUnblocked{});
+    blocked_notified_ = false;
+  }
+  process_input();
+  flush();
+  if (state_ != State::Closed && !reading_paused_) read_more();
 }
 
 void Connection::process_input() {
@@ -146,6 +178,7 @@ void Connection::process_input() {
       fail_connection(parsed.error, 0, 0);
       return;
     }
+    if (must_wait_for_alarm(parsed.frame)) return;  // the publish stays in the buffer
     in_begin_ += parsed.consumed;
     ConnectionStats::add(stats_.recv_frames, 1);
     frame_class_id_ = frame_method_id_ = 0;

@@ -70,6 +70,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start();
 
+  // The resource alarm cleared: read again if we had stopped because of it. Broker loop.
+  void resume_publishing();
+
   // Thread-safe. Sends connection.close 320 CONNECTION_FORCED with `reason` and closes the
   // socket when the client answers or after Limits::close_timeout.
   void shutdown(std::string reason);
@@ -120,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const std::error_code& ec, std::size_t n);
   void process_input();
   bool check_protocol_header();
+  bool must_wait_for_alarm(const Frame& frame);
   void flush();
   void schedule_flush();
   void on_written(const std::error_code& ec);
@@ -165,6 +169,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   bool discard_input_ = false;  // after a framing error nothing more can be parsed
+  bool reading_paused_ = false;   // a publish waits for the resource alarm to clear
+  bool blocked_notified_ = false;  // we sent connection.blocked
   // The method of the frame being handled, for the class-id and method-id of a close.
   std::uint16_t frame_class_id_ = 0;
   std::uint16_t frame_method_id_ = 0;

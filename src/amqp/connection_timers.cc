@@ -30,6 +30,8 @@ void Connection::start_heartbeats() {
 void Connection::on_heartbeat_tick() {
   const auto now = std::chrono::steady_clock::now();
   const auto interval = std::chrono::seconds(heartbeat_seconds_);
+  // A connection we stopped reading (resource alarm) is not silent by its own doing.
+  if (reading_paused_) last_received_ = now;
   if (now - last_received_ >= 2 * interval) {
     logger()->warn("conn={} peer={} missed heartbeats, no data for {}s; closing", id_, name_,
                    2 * heartbeat_seconds_);

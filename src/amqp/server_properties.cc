@@ -4,8 +4,9 @@ namespace sluice::amqp {
 
 FieldTable server_properties() {
   // Clients switch behaviour on these flags, so each one is listed only once the broker
-  // really does it. connection.blocked arrives with the memory and disk alarms.
+  // really does it.
   FieldTable capabilities = {
+      {"connection.blocked", true},
       {"publisher_confirms", true},
       {"exchange_exchange_bindings", true},
       {"basic.nack", true},

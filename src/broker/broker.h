@@ -62,6 +62,13 @@ class Broker {
   void wait_for_disk(DurabilityWaiter* waiter);
   void stop_waiting(DurabilityWaiter* waiter);
 
+  // --- Resource alarms ------------------------------------------------------------------
+  // While set, publishing connections are not read. The reason ("low on memory") is what
+  // connection.blocked tells clients; "" clears the alarm.
+  void set_resource_alarm(std::string reason) { alarm_reason_ = std::move(reason); }
+  bool resource_alarm() const { return !alarm_reason_.empty(); }
+  const std::string& alarm_reason() const { return alarm_reason_; }
+
  private:
   std::map<std::string, std::unique_ptr<VirtualHost>, std::less<>> vhosts_;
   DirectReplyRegistry replies_;
@@ -69,6 +76,7 @@ class Broker {
   store::MessageId next_message_id_ = 1;
   store::Lsn durable_lsn_ = 0;
   std::vector<DurabilityWaiter*> waiters_;
+  std::string alarm_reason_;
 };
 
 }  // namespace sluice::broker

@@ -19,7 +19,7 @@ namespace {
 // ("flag --amqp-port", "SLUICE_AMQP_PORT", "sluice.toml: amqp.port") for error messages.
 using Apply = std::function<void(Config&, const std::string& text, const std::string& source)>;
 
-enum class Kind { String, Integer };
+enum class Kind { String, Integer, Float };
 
 struct Setting {
   std::string section;  // TOML table, "" for the top level
@@ -51,6 +51,17 @@ template <class T>
 Apply uint_field(T Config::*field, std::uint64_t min, std::uint64_t max) {
   return [=](Config& c, const std::string& text, const std::string& source) {
     c.*field = static_cast<T>(parse_uint(text, min, max, source));
+  };
+}
+
+Apply fraction_field(double Config::*field) {
+  return [=](Config& c, const std::string& text, const std::string& source) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value > 0 && value <= 1)) {
+      fail(source, fmt::format("expected a fraction above 0 and at most 1, got '{}'", text));
+    }
+    c.*field = value;
   };
 }
 
@@ -114,6 +125,15 @@ const std::vector<Setting>& settings() {
       {"amqp", "max_message_size", "SLUICE_MAX_MESSAGE_SIZE", "--max-message-size",
        "Largest message body accepted, bytes", Kind::Integer,
        uint_field(&Config::max_message_size, 1, kMaxMessageSize)},
+      {"limits", "memory_high_watermark", "SLUICE_MEMORY_HIGH_WATERMARK",
+       "--memory-high-watermark", "Block publishers above this fraction of RAM", Kind::Float,
+       fraction_field(&Config::memory_high_watermark)},
+      {"limits", "memory_limit", "SLUICE_MEMORY_LIMIT", "--memory-limit",
+       "Block publishers above this many bytes of memory (overrides the fraction)",
+       Kind::Integer, uint_field(&Config::memory_limit, 0, ~0ull)},
+      {"limits", "disk_free_limit", "SLUICE_DISK_FREE_LIMIT", "--disk-free-limit",
+       "Block publishers when less disk than this is free, bytes", Kind::Integer,
+       uint_field(&Config::disk_free_limit, 0, ~0ull)},
       {"auth", "default_user", "SLUICE_DEFAULT_USER", "", "", Kind::String,
        string_field(&Config::default_user)},
       {"auth", "default_pass", "SLUICE_DEFAULT_PASS", "", "", Kind::String,
@@ -141,6 +161,12 @@ std::string toml_text(const Setting& s, const toml::node& node, const std::strin
       return std::to_string(*v);
     }
     fail(source, "expected an integer");
+  }
+  if (s.kind == Kind::Float) {
+    if (auto v = node.value<double>(); v && (node.is_floating_point() || node.is_integer())) {
+      return fmt::format("{}", *v);
+    }
+    fail(source, "expected a number");
   }
   if (auto v = node.value<std::string>(); v && node.is_string()) return *v;
   fail(source, "expected a string");
@@ -241,9 +267,14 @@ LoadResult load(int argc, const char* const* argv) {
 }
 
 std::string describe_limits(const Config& c) {
+  const std::string memory = c.memory_limit != 0
+                                 ? fmt::format("memory_limit={}", c.memory_limit)
+                                 : fmt::format("memory_high_watermark={}", c.memory_high_watermark);
   return fmt::format(
-      "heartbeat={}s frame_max={} channel_max={} handshake_timeout={}s max_message_size={}",
-      c.heartbeat, c.frame_max, c.channel_max, c.handshake_timeout, c.max_message_size);
+      "heartbeat={}s frame_max={} channel_max={} handshake_timeout={}s max_message_size={} {} "
+      "disk_free_limit={}",
+      c.heartbeat, c.frame_max, c.channel_max, c.handshake_timeout, c.max_message_size, memory,
+      c.disk_free_limit);
 }
 
 }  // namespace sluice::config

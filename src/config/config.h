@@ -34,6 +34,11 @@ struct Config {
   std::uint32_t handshake_timeout = 10;  // seconds
   std::uint64_t max_message_size = 128ull << 20;
 
+  // Resource alarms (as RabbitMQ 4): past either, publishing connections are blocked.
+  double memory_high_watermark = 0.6;    // fraction of physical memory
+  std::uint64_t memory_limit = 0;        // absolute bytes; overrides the fraction when set
+  std::uint64_t disk_free_limit = 50'000'000;  // bytes free on the data directory's disk
+
   // Default identity, until users and permissions have their own store.
   std::string default_user = "guest";
   std::string default_pass = "guest";

@@ -86,6 +86,17 @@ Result<void> Server::start() {
   logger().info("management http api on port {} is not available in this version",
                 config_.http_port);
 
+  const std::uint64_t memory_limit =
+      config_.memory_limit != 0
+          ? config_.memory_limit
+          : ResourceMonitor::memory_limit_from_fraction(config_.memory_high_watermark);
+  monitor_ = std::make_unique<ResourceMonitor>(pool_.loop(0), broker_, registry_,
+                                               data_dir_.path(), memory_limit,
+                                               config_.disk_free_limit);
+  asio::post(pool_.loop(0), [this] { monitor_->start(); });
+  logger().info("alarms memory_limit={} disk_free_limit={}", memory_limit,
+                config_.disk_free_limit);
+
   pool_.start();
   running_ = true;
   logger().info("server ready");
@@ -161,6 +172,7 @@ void Server::stop() {
   if (!running_) return;
   running_ = false;
   amqp_listener_->close();
+  asio::post(pool_.loop(0), [this] { monitor_->stop(); });
 
   auto connections = registry_.snapshot();
   logger().info("shutting down, closing {} client connection(s)", connections.size());

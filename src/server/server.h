@@ -17,6 +17,7 @@
 #include "net/listener.h"
 #include "server/data_dir.h"
 #include "server/durable_definitions.h"
+#include "server/resource_monitor.h"
 #include "store/message_log.h"
 
 namespace sluice::server {
@@ -48,6 +49,7 @@ class Server {
   DataDir data_dir_;
   std::unique_ptr<DurableDefinitions> definitions_;
   std::unique_ptr<store::MessageLog> message_log_;
+  std::unique_ptr<ResourceMonitor> monitor_;
   std::unique_ptr<net::Listener> amqp_listener_;
   std::atomic<std::uint64_t> next_connection_id_{1};
   bool running_ = false;
