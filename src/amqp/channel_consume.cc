@@ -1,10 +1,7 @@
 // Channel: consuming (basic.consume, cancel, get, qos), acknowledgements and redelivery, and
 // the ConsumerSink side through which queues hand messages to this channel.
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <array>
 
 #include <fmt/format.h>
 
@@ -13,19 +10,12 @@
 #include "amqp/logger.h"
 #include "amqp/reply_code.h"
 #include "broker/broker.h"
+#include "broker/random_name.h"
 
 namespace sluice::amqp {
 namespace {
 
-std::string generate_consumer_tag() {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::array<unsigned char, 22> random{};
-  RAND_bytes(random.data(), static_cast<int>(random.size()));
-  std::string tag = "amq.ctag-";
-  for (unsigned char c : random) tag += kAlphabet[c % 64];
-  return tag;
-}
+std::string generate_consumer_tag() { return broker::random_name("amq.ctag-", 22); }
 
 }  // namespace
 

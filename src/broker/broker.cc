@@ -1,22 +1,13 @@
 #include "broker/broker.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <array>
+
+#include "broker/random_name.h"
 
 namespace sluice::broker {
 namespace {
 
-std::string random_token() {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::array<unsigned char, 24> random{};
-  RAND_bytes(random.data(), static_cast<int>(random.size()));
-  std::string token;
-  for (unsigned char c : random) token += kAlphabet[c % 64];
-  return token;
-}
+std::string random_token() { return random_name("", 24); }
 
 }  // namespace
 

@@ -1,13 +1,11 @@
 #include "broker/vhost.h"
 
-#include <openssl/rand.h>
-
-#include <array>
 
 #include <fmt/format.h>
 
 #include "broker/arguments.h"
 #include "broker/errc.h"
+#include "broker/random_name.h"
 #include "broker/routing/headers_router.h"
 
 namespace sluice::broker {
@@ -296,14 +294,9 @@ void VirtualHost::connection_closed(std::uint64_t connection_id) {
 }
 
 std::string VirtualHost::generate_queue_name() {
-  // amq.gen- followed by 22 url-safe base64 characters of randomness, like RabbitMQ's.
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  // amq.gen- followed by 22 random characters, like RabbitMQ's.
   for (;;) {
-    std::array<unsigned char, 22> random{};
-    RAND_bytes(random.data(), static_cast<int>(random.size()));
-    std::string name = "amq.gen-";
-    for (unsigned char c : random) name += kAlphabet[c % 64];
+    std::string name = random_name("amq.gen-", 22);
     if (queues_.find(name) == queues_.end()) return name;
   }
 }

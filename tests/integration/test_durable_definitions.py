@@ -15,26 +15,24 @@ def connect(port):
     return pika.BlockingConnection(pika_params(port))
 
 
-def passive_queue_exists(conn, name):
+def passive_declare_succeeds(conn, declare):
+    """declare(channel) is a passive declare; True if it succeeds, False on 404."""
     ch = conn.channel()
     try:
-        ch.queue_declare(name, passive=True)
+        declare(ch)
         ch.close()
         return True
     except pika.exceptions.ChannelClosedByBroker as e:
         assert e.reply_code == 404, e
         return False
+
+
+def passive_queue_exists(conn, name):
+    return passive_declare_succeeds(conn, lambda ch: ch.queue_declare(name, passive=True))
 
 
 def passive_exchange_exists(conn, name):
-    ch = conn.channel()
-    try:
-        ch.exchange_declare(name, passive=True)
-        ch.close()
-        return True
-    except pika.exceptions.ChannelClosedByBroker as e:
-        assert e.reply_code == 404, e
-        return False
+    return passive_declare_succeeds(conn, lambda ch: ch.exchange_declare(name, passive=True))
 
 
 def declare_mixed(port):
