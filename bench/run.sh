@@ -70,7 +70,7 @@ sluice_port=$(free_port)
 sluice_http_port=$(free_port)
 mkdir -p "$work/sluice-data"
 "$sluice_bin" --data-dir "$work/sluice-data" --bind 127.0.0.1 --amqp-port "$sluice_port" \
-  --http-port "$sluice_http_port" --log-level warn >"$work/sluice.log" 2>&1 &
+  --http-port "$sluice_http_port" --log-level info >"$work/sluice.log" 2>&1 &
 sluice_pid=$!
 if ! wait_for_port "$sluice_port" 20; then
   echo "bench: sluice did not start listening on $sluice_port:" >&2
@@ -126,11 +126,21 @@ for ((r = 1; r <= repeats; r++)); do
   done
 done
 
+# --- messages per fsync: Sluice logs its message log's totals when it stops ---
+kill "$sluice_pid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$sluice_pid" 2>/dev/null || break; sleep 0.1; done
+sluice_pid=
+fsync_line=$(grep -o 'messages_synced=[0-9]* syncs=[0-9]* messages_per_sync=[0-9.]*' \
+  "$work/sluice.log" | tail -1 || true)
+
 # --- report ---
 mkdir -p "$(dirname "$results_md")"
 python3 "$here/report.py" --workloads "$here/workloads.txt" --seconds "$seconds" \
   --warmup "$warmup" --repeats "$repeats" --root "$root" --note "${BENCH_NOTE:-}" "$raw" \
   >"$work/table.md"
+if [[ -n $fsync_line ]]; then
+  printf '\nSluice message log over the persistent rows: %s\n' "$fsync_line" >>"$work/table.md"
+fi
 cat "$work/table.md"
 cp "$work/table.md" "$results_md"
 cp "$raw" "${results_md%.md}.jsonl"

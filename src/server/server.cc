@@ -193,6 +193,9 @@ void Server::stop() {
     if (auto closed = message_log_->close(); !closed) {
       logger().error("closing the message log failed: {}", closed.error().detail);
     }
+    const store::LogStats st = message_log_->stats();
+    logger().info("message log messages_synced={} syncs={} messages_per_sync={:.1f}",
+                  st.messages_synced, st.syncs, st.messages_per_sync());
   }
   logger().info("stopped");
 }
