@@ -138,7 +138,9 @@ class Channel final : public broker::ConsumerSink, public broker::DurabilityWait
 
   // Publishing (channel_publish.cc).
   Result<void> publish(PendingContent&& content);
+  // `exchange` is null when it was deleted before a transaction's commit: nothing routes.
   Result<void> route_and_enqueue(const std::shared_ptr<broker::Message>& message,
+                                 broker::Exchange* exchange,
                                  const std::vector<std::string>& keys, bool mandatory);
   // Writes a persistent message to the log for the durable queues among `queues`; returns
   // the Lsn its confirm waits for (0: nothing written).

@@ -63,7 +63,8 @@ Result<void> Channel::publish(PendingContent&& content) {
   if (props.headers) {
     add_routing_keys(*props.headers, "CC", keys);
     add_routing_keys(*props.headers, "BCC", keys);
-    reencode = std::erase_if(*props.headers, [](const auto& kv) { return kv.first == "BCC"; }) > 0;
+    const auto is_bcc = [](const auto& kv) { return kv.first == "BCC"; };
+    reencode = std::erase_if(*props.headers, is_bcc) > 0;
   }
   // Direct reply-to: the request names this channel's reply consumer as its reply-to.
   if (props.reply_to && *props.reply_to == broker::DirectReplyRegistry::kPseudoQueue) {
@@ -89,12 +90,12 @@ Result<void> Channel::publish(PendingContent&& content) {
     tx_publishes_.push_back(TxPublish{std::move(message), std::move(keys), m.mandatory});
     return ok();
   }
-  return route_and_enqueue(message, keys, m.mandatory);
+  return route_and_enqueue(message, exchange.get(), keys, m.mandatory);
 }
 
 Result<void> Channel::route_and_enqueue(const std::shared_ptr<broker::Message>& message,
+                                        broker::Exchange* exchange,
                                         const std::vector<std::string>& keys, bool mandatory) {
-  auto exchange = vhost().find_exchange(message->exchange);
   route_scratch_.clear();
   if (exchange) {
     std::vector<std::string_view> views(keys.begin(), keys.end());

@@ -3,6 +3,7 @@
 #include "amqp/channel.h"
 #include "amqp/connection.h"
 #include "amqp/reply_code.h"
+#include "broker/vhost.h"
 
 namespace sluice::amqp {
 
@@ -40,7 +41,8 @@ Result<void> Channel::commit() {
   settles.swap(tx_settles_);
   tx_mode_ = false;  // settle() and route_and_enqueue() apply immediately while committing
   for (const TxPublish& p : publishes) {
-    if (auto r = route_and_enqueue(p.message, p.keys, p.mandatory); !r) {
+    auto exchange = vhost().find_exchange(p.message->exchange);
+    if (auto r = route_and_enqueue(p.message, exchange.get(), p.keys, p.mandatory); !r) {
       tx_mode_ = true;
       return r;
     }
