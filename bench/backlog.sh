@@ -49,7 +49,7 @@ restart_timeout=${BACKLOG_RESTART_TIMEOUT:-1800}
 dir=${BACKLOG_DIR:-$build/backlog-data}
 results_md=${BACKLOG_RESULTS:-$here/results/backlog-latest.md}
 py=${BACKLOG_PYTHON:-/usr/bin/python3}
-[[ -x $py ]] || py=$(command -v python3)
+[[ -x $py ]] || py=$(command -v python3) || die "no python3 for the load client"
 read -r -a extra_args <<<"${SLUICE_EXTRA_ARGS:-}"
 queue=sluice-backlog
 
@@ -66,10 +66,15 @@ die() { echo "backlog: $*" >&2; exit 1; }
 int_of() { awk "BEGIN { v = ($1); printf \"%.0f\", v }"; }  # int_of 'EXPR': rounded
 num_of() { awk "BEGIN { v = ($1); printf \"%.3f\", v }"; }  # num_of 'EXPR': three decimals
 str_of() { awk "BEGIN { v = ($1); printf \"%s\", v }"; }    # str_of 'sprintf(...)'
-holds() { (($(int_of "($1) ? 1 : 0"))); }            # holds 'EXPR': a test
+holds() { (($(int_of "($1) ? 1 : 0"))); }                # holds 'EXPR': a test
 gb() { str_of "sprintf(\"%.2f GB\", $1 / 1e9)"; }
 mib() { str_of "sprintf(\"%.0f MiB\", $1 / 1048576)"; }
-rate() { str_of "$1 >= 1e6 ? sprintf(\"%.2fM\", $1 / 1e6) : sprintf(\"%.1fk\", $1 / 1e3)"; }
+rate() {  # msg/s, shortened
+  local f='sprintf("%.0f", r)'
+  (($(int_of "$1 >= 1e3"))) && f='sprintf("%.1fk", r / 1e3)'
+  (($(int_of "$1 >= 1e6"))) && f='sprintf("%.2fM", r / 1e6)'
+  awk -v r="$1" "BEGIN { printf \"%s\", $f }"
+}
 
 # --- the work directory: created here, removed at exit ---
 marker=.sluice-backlog-bench
@@ -92,16 +97,17 @@ room_bytes=$(int_of "($free_bytes - $margin_bytes) / $disk_factor")
 ((room_bytes > 0)) || room_bytes=0
 if ((room_bytes < asked_bytes)); then
   target_bytes=$room_bytes
-  sizing="scaled down from $(gb "$asked_bytes") to $(gb "$target_bytes") to leave that margin"
+  sizing="$(gb "$target_bytes"), scaled down from $(gb "$asked_bytes") (BACKLOG_GB=$backlog_gb)"
+  sizing+=" to leave that margin"
 else
   target_bytes=$asked_bytes
-  sizing="$(gb "$target_bytes") as asked (BACKLOG_GB=$backlog_gb); the disk has room"
+  sizing="$(gb "$target_bytes") as asked (BACKLOG_GB=$backlog_gb); the disk has room for it"
 fi
 target_msgs=$((target_bytes / msg_size))
 log "disk: $(gb "$free_bytes") free on $mountpoint ($fstype); keeping $(gb "$margin_bytes")" \
   "free (20% + 2 GB) and counting ${disk_factor}x on disk per body byte: room for" \
   "$(gb "$room_bytes") of bodies"
-log "target: $sizing = $target_msgs messages of $msg_size B"
+log "target: $sizing: $target_msgs messages of $msg_size B"
 ((target_msgs >= 1000)) || die "too little disk for a meaningful backlog ($target_msgs messages)"
 
 broker_pid=
@@ -179,35 +185,46 @@ def split_frames(buf, start):
         yield kind, channel, pos + 7, end
         pos = end + 1
 
+HEARTBEAT_S = 60
+HEARTBEAT = frame(8, 0, b"")
+
 class Client:
-    """One connection with channel 1 open. Heartbeats are off; every wait has a timeout."""
+    """One connection with channel 1 open and heartbeats every HEARTBEAT_S, as clients
+    usually run; every wait has a timeout. The hot loops send a heartbeat when they have
+    been silent for half the interval (see idle())."""
 
     def __init__(self, port, user, password, timeout=10.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
+        self.last_sent = time.monotonic()
         self.blocked = ""
         self.blocked_since = None
         self.blocked_total = 0.0
         self.sock.sendall(b"AMQP\x00\x00\x09\x01")
-        self.expect(10, 10, channel=0)
+        self.expect(10, 10)
         caps = {"publisher_confirms": True, "basic.nack": True, "connection.blocked": True}
         props = {"product": "sluice backlog bench", "capabilities": caps}
         login = ("\0%s\0%s" % (user, password)).encode()
         self.send(method(10, 11, table(props) + shortstr("PLAIN") +
                          struct.pack(">I", len(login)) + login + shortstr("en_US"), 0))
-        channel_max, frame_max, _ = struct.unpack_from(">HIH", self.expect(10, 30, channel=0))
+        channel_max, frame_max, _ = struct.unpack_from(">HIH", self.expect(10, 30))
         self.frame_max = frame_max or 131072
-        self.send(method(10, 31, struct.pack(">HIH", channel_max, self.frame_max, 0), 0))
+        self.send(method(10, 31, struct.pack(">HIH", channel_max, self.frame_max, HEARTBEAT_S), 0))
         self.send(method(10, 40, shortstr("/") + shortstr("") + b"\x00", 0))
-        self.expect(10, 41, channel=0)
+        self.expect(10, 41)
         self.send(method(20, 10, shortstr("")))
         self.expect(20, 11)
 
     def send(self, data):
         self.sock.sendall(data)
+        self.last_sent = time.monotonic()
 
-    def expect(self, class_id, method_id, channel=1):
+    def idle(self):
+        """True when nothing was sent for half the heartbeat interval."""
+        return time.monotonic() - self.last_sent >= HEARTBEAT_S / 2
+
+    def expect(self, class_id, method_id):
         """Reads until the given method arrives; returns its arguments."""
         while True:
             for kind, ch, start, end in split_frames(self.buf, 0):
@@ -257,7 +274,7 @@ class Client:
             self.sock.setblocking(True)
             self.sock.settimeout(2.0)
             self.send(method(10, 50, struct.pack(">H", 200) + shortstr("bye") + b"\0" * 4, 0))
-            self.expect(10, 51, channel=0)
+            self.expect(10, 51)
         except (OSError, AmqpError):
             pass
         self.sock.close()
@@ -288,7 +305,8 @@ def publish(a, c):
     c.expect(85, 11)
     body = os.urandom(a.size)
     header = struct.pack(">HHQH", 60, 0, len(body), 0x1000) + b"\x02"  # delivery-mode 2
-    msg = method(60, 40, b"\x00\x00" + shortstr("") + shortstr(a.queue) + b"\x00") + frame(2, 1, header)
+    msg = method(60, 40, b"\x00\x00" + shortstr("") + shortstr(a.queue) + b"\x00")
+    msg += frame(2, 1, header)
     chunk = c.frame_max - 8
     for i in range(0, len(body), chunk):
         msg += frame(3, 1, body[i:i + chunk])
@@ -323,14 +341,21 @@ def publish(a, c):
                 queued += n
                 if not first:
                     first = time.time()
-            r, w, _ = select.select([c.sock], [c.sock] if out else [], [], 0.2)
-            if w:
+            # A heartbeat only when waiting on confirms: a blocked connection is not read, and
+            # the broker does not expect heartbeats from it.
+            beat = not out and not c.blocked and c.idle()
+            r, w, _ = select.select([c.sock], [c.sock] if out or beat else [], [], 0.2)
+            if w and out:
                 try:
                     k = c.sock.send(out)
                 except BlockingIOError:
                     k = 0
                 del out[:k]
                 written_bytes += k
+                c.last_sent = time.monotonic()
+            elif w:
+                c.sock.send(HEARTBEAT)  # writable: 8 bytes fit
+                c.last_sent = time.monotonic()
             if r:
                 data = c.sock.recv(1 << 16)
                 if not data:
@@ -379,10 +404,13 @@ def consume(a, c):
                      done=int(done), error=error or "-")
     try:
         while not stop and time.monotonic() < deadline:
+            if not out and c.idle():
+                out += HEARTBEAT  # no-ack consumers send nothing else
             r, w, _ = select.select([c.sock], [c.sock] if out else [], [], 0.2)
             if w:
                 try:
                     del out[:c.sock.send(out)]
+                    c.last_sent = time.monotonic()
                 except BlockingIOError:
                     pass
             if r:
@@ -524,7 +552,9 @@ client() { "$py" "$amqp" "$@" --port "$port" --queue "$queue"; }
 status_of() { cat "$run"/"$1".*.st 2>/dev/null || true; }
 status_sum() { status_of "$1" | awk -v k="$2" '$1 == k { s += $2 } END { printf "%.0f", s }'; }
 status_sumf() { status_of "$1" | awk -v k="$2" '$1 == k { s += $2 } END { printf "%.3f", s }'; }
-status_max() { status_of "$1" | awk -v k="$2" '$1 == k && $2 > m { m = $2 } END { printf "%.6f", m }'; }
+status_max() {
+  status_of "$1" | awk -v k="$2" '$1 == k && $2 > m { m = $2 } END { printf "%.6f", m }'
+}
 status_min() {
   status_of "$1" | awk -v k="$2" '$1 == k && $2 > 0 && (m == 0 || $2 < m) { m = $2 }
     END { printf "%.6f", m }'
@@ -611,12 +641,18 @@ broker_alive() {
 
 last_rss_bytes() { awk 'END { printf "%.0f", $3 * 1024 }' "$run/rss.log"; }
 
-# For one phase of rss.log: the highest VmRSS sample (KiB), and the broker's CPU cores from
-# its first sample to its last ("-" with fewer than two samples).
-phase_stats() {
-  awk -v p="$1" -v hz="$(getconf CLK_TCK)" '
-    $2 == p { if ($3 > m) m = $3; if (!n++) { t0 = $1; c0 = $5 }; t1 = $1; c1 = $5 }
-    END { c = t1 > t0 ? sprintf("%.2f", (c1 - c0) / hz / (t1 - t0)) : "-"; printf "%.0f %s\n", m, c }' \
+# The broker's VmRSS and VmHWM now, KiB.
+broker_memory() {
+  awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } END { printf "%.0f %.0f\n", r, h }' \
+    "/proc/$broker_pid/status"
+}
+
+# The broker's CPU cores over the samples of one phase between two times ("-" with fewer than
+# two samples there).
+broker_cores() {  # phase from to
+  awk -v p="$1" -v a="$2" -v b="$3" -v hz="$(getconf CLK_TCK)" '
+    $2 == p && $1 >= a - 1 && $1 <= b + 1 { if (!n++) { t0 = $1; c0 = $5 }; t1 = $1; c1 = $5 }
+    END { c = t1 > t0 ? sprintf("%.2f", (c1 - c0) / hz / (t1 - t0)) : "-"; print c }' \
     "$run/rss.log"
 }
 
@@ -644,24 +680,27 @@ for _ in $(seq 200); do
 done
 ((listening)) || die "sluice did not start listening on $port"
 client depth --create >/dev/null || die "cannot declare the durable queue $queue"
+read -r idle_rss_kb _ < <(broker_memory)
 memory_limit=$(sed -n 's/.*alarms memory_limit=\([0-9]*\).*/\1/p' "$broker_log" | tail -1)
 memory_limit=${memory_limit:-0}
 log "sluice pid $broker_pid on 127.0.0.1:$port, data in $dir/data, memory alarm at" \
   "$(mib "$memory_limit")${SLUICE_EXTRA_ARGS:+ (SLUICE_EXTRA_ARGS=$SLUICE_EXTRA_ARGS)}"
 
 # --- fill ---
+# The loops below enforce BACKLOG_MAX_SECONDS; the clients' own limit is only a backstop.
+client_seconds=$((max_seconds + 60))
 set_phase fill
 log "fill: $publishers publisher(s), confirm window $confirm_window; until $target_msgs" \
   "messages are queued, the fill stalls for ${stall_seconds}s, or ${max_seconds}s pass"
 for ((i = 0; i < publishers; i++)); do
   share=$((target_msgs / publishers + (i < target_msgs % publishers ? 1 : 0)))
   client publish --size "$msg_size" --window "$confirm_window" --count "$share" \
-    --seconds "$max_seconds" --status "$run/pub.$i.st" >"$run/pub.$i.log" 2>&1 &
+    --seconds "$client_seconds" --status "$run/pub.$i.st" >"$run/pub.$i.log" 2>&1 &
   client_pids+=($!)
 done
 fill_t0=$EPOCHREALTIME
 fill_stop=
-depth=0
+depth=0 shown=0 shown_t=$fill_t0
 tick=0
 while :; do
   sleep 1
@@ -673,8 +712,10 @@ while :; do
   if ((tick % 10 == 0)); then
     blocked=$(status_sum pub blocked)
     log "fill $(printf '%5.0f' "$elapsed")s: $depth messages ($(gb $((depth * msg_size))))," \
-      "$(rate "$(num_of "$depth / $elapsed")") msg/s, broker rss $(mib "$(last_rss_bytes)")" \
+      "$(rate "$(num_of "($depth - $shown) / ($t - $shown_t)")") msg/s in the last 10s," \
+      "broker rss $(mib "$(last_rss_bytes)")" \
       "$( ((blocked > 0)) && echo '(publishers blocked)')"
+    shown=$depth shown_t=$t
   fi
   if ((depth >= target_msgs)); then fill_stop=target; break; fi
   if ! alive "${client_pids[@]}"; then fill_stop=publishers; break; fi
@@ -691,17 +732,26 @@ blocked_reason=$(status_text pub blocked_reason)
 fill_s=$(num_of "$pub_last > $pub_first ? $pub_last - $pub_first : 0")
 pub_rate=$(num_of "$fill_s > 0 ? $confirmed / $fill_s : 0")
 pct=$(str_of "sprintf(\"%.1f\", 100 * $filled / $target_msgs)")
+alarm=
+if [[ $blocked_reason == *memory* ]]; then
+  alarm="the memory alarm"
+elif [[ -n $blocked_reason ]]; then
+  alarm="a resource alarm ($blocked_reason)"
+fi
 case $fill_stop in
   target) fill_result="target reached" ;;
-  max) fill_result="stopped after BACKLOG_MAX_SECONDS=${max_seconds}s" ;;
-  publishers) fill_result="the publishers stopped: $(status_text pub error)" ;;
-  stall)
-    if [[ $blocked_reason == *memory* ]] && grep -q 'memory alarm set' "$broker_log"; then
-      fill_result="stopped by the memory alarm"
-    elif [[ -n $blocked_reason ]]; then
-      fill_result="stopped by a resource alarm ($blocked_reason)"
+  max) fill_result="stopped after BACKLOG_MAX_SECONDS=${max_seconds}s"
+    fill_result+=${alarm:+", blocked by $alarm"} ;;
+  stall) fill_result=${alarm:+stopped by $alarm}
+    fill_result=${fill_result:-stalled for ${stall_seconds}s with the publishers not blocked} ;;
+  publishers)
+    if [[ -n $alarm ]]; then
+      fill_result="stopped by $alarm, and then the broker dropped the blocked connection"
+      fill_result+=" ($(status_text pub error))"
     else
-      fill_result="stalled for ${stall_seconds}s with the publishers not blocked"
+      fill_result="the publishers stopped: $(status_text pub error)"
+      [[ -n $(status_text pub error) ]] ||
+        fill_result="the publishers exited with $confirmed confirmed, short of the target"
     fi ;;
 esac
 log "fill: filled $filled of target $target_msgs messages ($(gb $((filled * msg_size))) of" \
@@ -709,7 +759,8 @@ log "fill: filled $filled of target $target_msgs messages ($(gb $((filled * msg_
 log "fill: $(rate "$pub_rate") msg/s confirmed over ${fill_s}s (first publish to last confirm)"
 ((filled > 0)) || die "nothing was queued; the publishers said: $(status_text pub error)"
 disk_after_fill=$(du -sb "$dir/data" | awk '{ print $1 }')
-read -r fill_peak_kb fill_broker_cores < <(phase_stats fill)
+read -r fill_rss_kb fill_hwm_kb < <(broker_memory)
+fill_broker_cores=$(broker_cores fill "$pub_first" "$pub_last")
 
 # --- restart: stop, start again, time until the whole backlog is visible ---
 set_phase stop
@@ -732,9 +783,10 @@ if [[ $ready_s == - ]]; then
   log "restart: port accepted after ${port_open_s}s, but the queue shows $restart_result"
 else
   restart_result="all $recovered messages"
-  log "restart: port accepted after ${port_open_s}s; all $recovered messages visible after ${ready_s}s"
+  log "restart: port accepted after ${port_open_s}s;" \
+    "all $recovered messages visible after ${ready_s}s"
 fi
-read -r restart_peak_kb _ < <(phase_stats restart)
+read -r restart_rss_kb _ < <(broker_memory)
 
 # --- drain ---
 set_phase drain
@@ -744,7 +796,7 @@ log "drain: $consumers consumer(s), $ack_mode; until $recovered messages are rec
 for ((i = 0; i < consumers; i++)); do
   # shellcheck disable=SC2046  # an empty substitution means no flag
   client consume --prefetch "$prefetch" $( ((auto_ack)) && echo --auto-ack) \
-    --seconds "$max_seconds" --status "$run/con.$i.st" >"$run/con.$i.log" 2>&1 &
+    --seconds "$client_seconds" --status "$run/con.$i.st" >"$run/con.$i.log" 2>&1 &
   client_pids+=($!)
 done
 drain_t0=$EPOCHREALTIME
@@ -778,24 +830,32 @@ drain_rate=$(num_of "$drain_s > 0 ? $received / $drain_s : 0")
 case $drain_stop in
   empty) drain_result="$left left in the queue" ;;
   max) drain_result="stopped after BACKLOG_MAX_SECONDS=${max_seconds}s, $left left" ;;
-  consumers) drain_result="the consumers stopped: $(status_text con error)" ;;
+  consumers) drain_result="the consumers stopped: $(status_text con error), $left left" ;;
   stall) drain_result="stalled for ${stall_seconds}s, $left left" ;;
 esac
 log "drain: received $received of $recovered, $(rate "$drain_rate") msg/s over ${drain_s}s;" \
   "$drain_result"
 disk_after_drain=$(du -sb "$dir/data" | awk '{ print $1 }')
-read -r drain_peak_kb drain_broker_cores < <(phase_stats drain)
+read -r drain_rss_kb drain_hwm_kb < <(broker_memory)
+drain_broker_cores=$(broker_cores drain "$con_first" "$con_last")
 set_phase final
 stop_broker
 # VmHWM only grows within a process, so the largest sample is the larger of the two peaks.
-peak_bytes=$(awk '$4 > m { m = $4 } END { printf "%.0f", m * 1024 }' "$run/rss.log")
+peak_bytes=$(awk -v a="$fill_hwm_kb" -v b="$drain_hwm_kb" 'BEGIN { m = a > b ? a : b }
+  $4 > m { m = $4 } END { printf "%.0f", m * 1024 }' "$run/rss.log")
 verdict="over the 1 GiB target"
 ((peak_bytes < 1073741824)) && verdict="under the 1 GiB target"
+((filled < target_msgs)) && verdict+=", with $pct% of the target backlog"
+per_msg() {  # rss-KiB: resident bytes per queued message, above the idle broker's
+  str_of "sprintf(\"%.0f B\", ($1 - $idle_rss_kb) * 1024 / $filled)"
+}
 
 # --- report ---
 cores() { str_of "$2 > 0 ? sprintf(\"%.2f\", $1 / $2) : \"-\""; }  # cpu-seconds wall-seconds
 mb_s() { str_of "sprintf(\"%.1f MB/s\", $1 * $msg_size / 1e6)"; }
 per_body() { str_of "sprintf(\"%.2f\", $1 / ($2 * $msg_size))"; }
+kib() { mib $(($1 * 1024)); }
+row() { echo "| $1 | $2 |"; }
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=
 if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
@@ -819,25 +879,31 @@ drain_cores="$drain_broker_cores / $(cores "$con_cpu" "$drain_s")"
   echo "- Load: bench/backlog.sh's own Python client. $publishers publisher(s) with a confirm" \
     "window of $confirm_window, $consumers consumer(s) with $ack_mode; $msg_size B persistent" \
     "messages to one durable queue."
-  echo "- Target: $sizing = $target_msgs messages (kept $(gb "$margin_bytes") of" \
+  echo "- Target: $sizing: $target_msgs messages (keeping $(gb "$margin_bytes") of" \
     "$(gb "$free_bytes") free, counted ${disk_factor}x on disk per body byte)."
   echo "- **Filled $filled of target $target_msgs messages ($pct%); $fill_result.**"
   echo
-  echo "| Step | Result |"
+  row "Step" "Result"
   echo "|---|---|"
-  echo "| fill | $filled msgs, $(gb $((filled * msg_size))), in $fill_s s: $fill_result |"
-  echo "| publish rate (confirmed) | $(rate "$pub_rate") msg/s, $(mb_s "$pub_rate") |"
-  echo "| on disk after the fill | $(gb "$disk_after_fill"), $(per_body "$disk_after_fill" "$filled") × the bodies |"
-  echo "| stop (SIGTERM to exit) | $stop_s s |"
-  echo "| restart: port accepts | $port_open_s s |"
-  echo "| restart: full count visible | $ready_s s ($restart_result) |"
-  echo "| drain | $received msgs in $drain_s s: $drain_result |"
-  echo "| drain rate | $(rate "$drain_rate") msg/s, $(mb_s "$drain_rate") |"
-  echo "| on disk after the drain | $(gb "$disk_after_drain") |"
-  echo "| peak RSS: fill / after restart / drain | $(mib $((fill_peak_kb * 1024))) / $(mib $((restart_peak_kb * 1024))) / $(mib $((drain_peak_kb * 1024))) |"
-  echo "| **peak RSS, whole run** | **$(mib "$peak_bytes")**: $verdict |"
-  echo "| CPU cores in the fill: broker / client | $fill_cores |"
-  echo "| CPU cores in the drain: broker / client | $drain_cores |"
+  row "fill" "$filled msgs, $(gb $((filled * msg_size))), in $fill_s s: $fill_result"
+  row "publish rate (confirmed)" "$(rate "$pub_rate") msg/s, $(mb_s "$pub_rate")"
+  row "on disk after the fill" \
+    "$(gb "$disk_after_fill"), $(per_body "$disk_after_fill" "$filled") × the bodies"
+  row "stop (SIGTERM to exit)" "$stop_s s"
+  row "restart: port accepts" "$port_open_s s"
+  row "restart: full count visible" "$ready_s s ($restart_result)"
+  row "drain" "$received msgs in $drain_s s: $drain_result"
+  row "drain rate" "$(rate "$drain_rate") msg/s, $(mb_s "$drain_rate")"
+  row "on disk after the drain" "$(gb "$disk_after_drain")"
+  row "RSS at the end of the fill / restart / drain" \
+    "$(kib "$fill_rss_kb") / $(kib "$restart_rss_kb") / $(kib "$drain_rss_kb")"
+  row "RSS per queued message at the end of the fill / restart" \
+    "$(per_msg "$fill_rss_kb") / $(per_msg "$restart_rss_kb") (idle broker: $(kib "$idle_rss_kb"))"
+  row "peak RSS (VmHWM): first broker / restarted broker" \
+    "$(kib "$fill_hwm_kb") / $(kib "$drain_hwm_kb")"
+  row "**peak RSS, whole run**" "**$(mib "$peak_bytes")**: $verdict"
+  row "CPU cores in the fill: broker / client" "$fill_cores"
+  row "CPU cores in the drain: broker / client" "$drain_cores"
   if [[ -n $alarm_line || -n $recovery_line ]]; then
     echo
     echo "Broker log:"
@@ -846,9 +912,9 @@ drain_cores="$drain_broker_cores / $(cores "$con_cpu" "$drain_s")"
   fi
   echo
   echo "Rates run from the first publish to the last confirm, and from the first delivery to" \
-    "the last. Peak RSS per step is the highest of the 1 s VmRSS samples; the whole-run peak" \
-    "is the larger VmHWM of the two broker processes. A client near 1.00 core was the" \
-    "bottleneck, not the broker."
+    "the last. RSS is read from /proc when each step ends; the restarted broker's peak" \
+    "includes its recovery. The whole-run peak also takes the 1 s samples, which cover the" \
+    "stops. A client near 1.00 core was the bottleneck, not the broker."
 } >"$run/table.md"
 echo
 cat "$run/table.md"

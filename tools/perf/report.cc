@@ -99,7 +99,8 @@ std::string format_text(const Options& o, const Results& r) {
 std::string format_json(const Options& o, const Results& r) {
   return fmt::format(
       R"({{"published_per_s":{:.1f},"consumed_per_s":{:.1f},"confirmed_per_s":{:.1f},)"
-      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},"stale":{},"out_of_order":{},)"
+      R"("published":{},"consumed":{},"confirmed":{},"nacked":{},"unstamped":{},"stale":{},)"
+      R"("out_of_order":{},)"
       R"("left_in_queues":{},"measured_s":{},"tool_cpu_s":{:.3f},)"
       R"("latency_us":{},"confirm_latency_us":{},"config":{}}})"
       "\n",
