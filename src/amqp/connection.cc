@@ -80,6 +80,8 @@ void Connection::shutdown(std::string reason) {
                                                reason)),
                         0, 0);
     self->flush();
+    // A connection blocked by an alarm must be read again to see the client's close-ok.
+    if (self->reading_paused_) self->resume_publishing();
   });
 }
 
@@ -134,12 +136,14 @@ void Connection::on_read(const std::error_code& ec, std::size_t n) {
 // the client's TCP window fills and it slows down, while consumers keep draining.
 bool Connection::must_wait_for_alarm(const Frame& frame) {
   if (frame.type != FrameType::Method || !context_.broker->resource_alarm()) return false;
+  if (state_ != State::Open) return false;  // closing: the publish will be discarded anyway
   const ByteSpan p = frame.payload;
   const bool publish = p.size() >= 4 && p[0] == 0 && p[1] == method::BasicPublish::kClassId &&
                        p[2] == 0 && p[3] == method::BasicPublish::kMethodId;
   if (!publish) return false;
   if (!reading_paused_) {
     reading_paused_ = true;
+    keep_alive_while_paused_ = shared_from_this();
     logger()->info("conn={} blocked: {}", id_, context_.broker->alarm_reason());
     if (client_capability(ClientCapability::ConnectionBlocked)) {
       send_method(0, method::ConnectionBlocked{.reason = context_.broker->alarm_reason()});
@@ -152,11 +156,10 @@ bool Connection::must_wait_for_alarm(const Frame& frame) {
 void Connection::resume_publishing() {
   if (!reading_paused_ || state_ == State::Closed) return;
   reading_paused_ = false;
+  const auto self = std::move(keep_alive_while_paused_);
   logger()->info("conn={} unblocked", id_);
-  if (blocked_notified_) {
-    send_method(0, method::ConnectionUnblocked{});
-    blocked_notified_ = false;
-  }
+  if (blocked_notified_ && state_ == State::Open) send_method(0, method::ConnectionUnblocked{});
+  blocked_notified_ = false;
   process_input();
   flush();
   if (state_ != State::Closed && !reading_paused_) read_more();
@@ -313,6 +316,7 @@ void Connection::teardown(std::string_view reason) {
   if (state_ == State::Closed) return;
   const bool was_open = user_.has_value();
   state_ = State::Closed;
+  keep_alive_while_paused_.reset();
   handshake_timer_.cancel();
   heartbeat_timer_.cancel();
   close_timer_.cancel();

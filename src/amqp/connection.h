@@ -170,6 +170,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t in_end_ = 0;
   bool discard_input_ = false;  // after a framing error nothing more can be parsed
   bool reading_paused_ = false;   // a publish waits for the resource alarm to clear
+  // While reading is paused no read holds the connection alive; this does, until resumed.
+  std::shared_ptr<Connection> keep_alive_while_paused_;
   bool blocked_notified_ = false;  // we sent connection.blocked
   // The method of the frame being handled, for the class-id and method-id of a close.
   std::uint16_t frame_class_id_ = 0;

@@ -66,7 +66,10 @@ def test_disk_alarm_blocks_publishers_but_not_consumers(start_broker):
     setup = pika.BlockingConnection(pika_params(b.port))
     sch = setup.channel()
     sch.queue_declare("disk")
-    pub = pika.BlockingConnection(pika_params(b.port, blocked_connection_timeout=3))
+    # heartbeat=0: no timer of ours holds the blocked connection; it must stay open anyway
+    # (regression: it was dropped once nothing was reading it).
+    pub = pika.BlockingConnection(pika_params(b.port, blocked_connection_timeout=3,
+                                              heartbeat=0))
     pub.add_on_connection_blocked_callback(lambda c, m: events.append(m.method.reason))
     ch = pub.channel()
     ch.basic_publish("", "disk", b"held back")
@@ -78,6 +81,8 @@ def test_disk_alarm_blocks_publishers_but_not_consumers(start_broker):
     assert sch.queue_declare("disk", passive=True).method.message_count == 0
     assert sch.basic_get("disk")[0] is None
     setup.close()
+    pub.process_data_events(time_limit=1.0)  # raises StreamLostError if the broker dropped it
+    assert pub.is_open
     # The blocked connection is not read at all (as in RabbitMQ), not even its close, so the
     # client gives up on it by its blocked-connection timeout.
     deadline = time.monotonic() + 10
