@@ -244,7 +244,11 @@ LoadResult load(int argc, const char* const* argv) {
   }
   if (version) {
     result.action = Action::ExitSuccess;
+#ifdef SLUICE_SANITIZED
+    result.output = "sluice " SLUICE_VERSION " (built with AddressSanitizer)\n";
+#else
     result.output = "sluice " SLUICE_VERSION "\n";
+#endif
     return result;
   }
 
