@@ -145,13 +145,14 @@ Result<store::Lsn> Channel::persist(broker::Message& message,
   }
   message.store_id = id;
   message.position = appended->position;
+  message.lsn = appended->lsn;
   return appended->lsn;
 }
 
 Result<void> Channel::publish_direct_reply(const broker::MessagePtr& message, bool mandatory) {
   broker::Consumer* consumer = broker().replies().find(message->routing_key);
   if (consumer != nullptr) {
-    consumer->sink->deliver(*consumer, nullptr, broker::QueueEntry{message, 0, false});
+    consumer->sink->deliver(*consumer, nullptr, broker::QueueEntry{.message = message});
   } else if (mandatory) {
     // The requester went away: returned if mandatory, else dropped, as RabbitMQ does.
     send_return(*message, 312, "NO_ROUTE");

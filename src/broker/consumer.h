@@ -17,12 +17,16 @@ namespace sluice::broker {
 class Queue;
 struct Consumer;
 
-// A message taken from a queue: the message, its position in the queue (for requeue in the
-// original order and for acks), and whether it was delivered before.
+// A message in a queue: the message, its position in the queue (for requeue in the original
+// order and for acks), and whether it was delivered before. A persistent message of a long
+// durable queue may be paged out: `message` is then null and the log position says where to
+// read it back (Queue does that before anyone else sees the entry).
 struct QueueEntry {
   MessagePtr message;
   std::uint64_t seq = 0;
   bool redelivered = false;
+  store::MessageId stored_id = 0;  // 0: not in the message log
+  store::Position position;
 };
 
 class ConsumerSink {

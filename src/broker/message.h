@@ -9,6 +9,7 @@
 
 #include "amqp/properties.h"
 #include "common/bytes.h"
+#include "common/result.h"
 #include "store/log_format.h"
 
 namespace sluice::broker {
@@ -25,10 +26,23 @@ struct Message {
   // durable queue); 0 otherwise. Fixed before the message is shared.
   store::MessageId store_id = 0;
   store::Position position;
+  store::Lsn lsn = 0;  // the log record's; once durable the body may be paged out
 
   bool persistent() const { return properties.delivery_mode == std::uint8_t{2}; }
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace sluice::broker
+
+namespace sluice::store {
+class MessageLog;
+}
+
+namespace sluice::broker {
+
+// Reads a message back from the log (a paged-out or recovered message).
+Result<MessagePtr> load_message(const store::MessageLog& log, store::MessageId id,
+                                const store::Position& position);
 
 }  // namespace sluice::broker

@@ -17,24 +17,64 @@ bool Queue::has_exclusive_consumer() const {
 }
 
 void Queue::enqueue(MessagePtr message) {
-  ready_.push_back(QueueEntry{std::move(message), next_seq_++, false});
+  const store::MessageId stored_id = message->store_id;
+  const store::Position position = message->position;
+  ready_.push_back(QueueEntry{std::move(message), next_seq_++, false, stored_id, position});
   ++stats_.published;
+  page_out();
   dispatch();
 }
 
-void Queue::restore(MessagePtr message) {
+void Queue::restore(store::MessageId id, const store::Position& position) {
   // After a restart nobody can tell whether it was delivered before: say it may have been.
-  ready_.push_back(QueueEntry{std::move(message), next_seq_++, true});
+  ready_.push_back(QueueEntry{nullptr, next_seq_++, true, id, position});
+  ++paged_out_;
+}
+
+// Keeps the first resident_limit_ ready messages in memory and drops the in-memory copy of
+// later ones once their log record is durable. The cursor makes this O(1) per enqueue.
+void Queue::page_out() {
+  if (!stores_messages() || ready_.size() <= resident_limit_) return;
+  const store::Lsn durable = log_->durable_lsn();
+  auto it = ready_.begin() + static_cast<std::ptrdiff_t>(resident_limit_);
+  if (it->seq < page_cursor_seq_) {
+    it = std::lower_bound(it, ready_.end(), page_cursor_seq_,
+                          [](const QueueEntry& e, std::uint64_t seq) { return e.seq < seq; });
+  }
+  for (; it != ready_.end(); ++it) {
+    if (!it->message || it->stored_id == 0) continue;  // paged already, or transient
+    if (it->message->lsn > durable) break;             // not on disk yet, nor what follows
+    it->message.reset();
+    ++paged_out_;
+  }
+  page_cursor_seq_ = it == ready_.end() ? next_seq_ : it->seq;
+}
+
+bool Queue::take_front(QueueEntry& out) {
+  QueueEntry entry = std::move(ready_.front());
+  ready_.pop_front();
+  if (!entry.message) {
+    --paged_out_;
+    auto loaded = load_message(*log_, entry.stored_id, entry.position);
+    if (!loaded) {
+      log::get("store")->error("queue={} message={} cannot be read back, dropping it: {}",
+                               name(), entry.stored_id, loaded.error().detail);
+      record_ack(entry);
+      return false;
+    }
+    entry.message = std::move(*loaded);
+  }
+  out = std::move(entry);
+  return true;
 }
 
 // Acks of persistent messages go to the log; losing one in a crash only means a redelivery,
 // so nothing waits for it to reach the disk.
 void Queue::record_ack(const QueueEntry& entry) {
-  const Message& m = *entry.message;
-  if (m.store_id == 0 || !stores_messages()) return;
-  if (auto r = log_->append_ack(m.store_id, settings_.store_id, m.position); !r) {
-    log::get("store")->error("queue={} cannot record ack of message {}: {}", name(), m.store_id,
-                             r.error().detail);
+  if (entry.stored_id == 0 || !stores_messages()) return;
+  if (auto r = log_->append_ack(entry.stored_id, settings_.store_id, entry.position); !r) {
+    log::get("store")->error("queue={} cannot record ack of message {}: {}", name(),
+                             entry.stored_id, r.error().detail);
   }
 }
 
@@ -42,7 +82,7 @@ void Queue::record_purge() {
   if (!stores_messages()) return;
   std::vector<store::Position> held;
   for (const QueueEntry& e : ready_) {
-    if (e.message->store_id != 0) held.push_back(e.message->position);
+    if (e.stored_id != 0) held.push_back(e.position);
   }
   if (held.empty()) return;
   if (auto r = log_->append_purge(settings_.store_id, held); !r) {
@@ -51,9 +91,10 @@ void Queue::record_purge() {
 }
 
 std::optional<QueueEntry> Queue::get(bool track) {
-  if (ready_.empty()) return std::nullopt;
-  QueueEntry entry = std::move(ready_.front());
-  ready_.pop_front();
+  QueueEntry entry;
+  do {
+    if (ready_.empty()) return std::nullopt;
+  } while (!take_front(entry));
   if (!track) record_ack(entry);
   if (track) ++unacked_;
   ++stats_.delivered;
@@ -112,6 +153,7 @@ std::size_t Queue::purge() {
   const std::size_t n = ready_.size();
   record_purge();
   ready_.clear();
+  paged_out_ = 0;
   return n;
 }
 
@@ -156,8 +198,8 @@ void Queue::dispatch() {
   while (!ready_.empty()) {
     Consumer* c = next_consumer();
     if (c == nullptr) break;
-    QueueEntry entry = std::move(ready_.front());
-    ready_.pop_front();
+    QueueEntry entry;
+    if (!take_front(entry)) continue;
     ++stats_.delivered;
     if (entry.redelivered) ++stats_.redelivered;
     if (c->no_ack) {

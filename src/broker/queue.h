@@ -66,8 +66,13 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   // A durable queue records acks and purges of its persistent messages in the log.
   void attach_log(store::MessageLog* log) { log_ = log; }
   bool stores_messages() const { return log_ != nullptr && settings_.store_id != 0; }
-  // Recovery: a message that was in this queue before the restart.
-  void restore(MessagePtr message);
+  // Recovery: a message that was in this queue before the restart, left on disk.
+  void restore(store::MessageId id, const store::Position& position);
+
+  // Ready messages beyond this many, when persistent and durable on disk, keep only their log
+  // position in memory (QueueEntry without a message); they are read back when delivered.
+  static void set_resident_limit(std::size_t messages) { resident_limit_ = messages; }
+  std::size_t paged_out_count() const { return paged_out_; }
 
   void enqueue(MessagePtr message);
 
@@ -97,6 +102,10 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   Consumer* next_consumer();
   void record_ack(const QueueEntry& entry);
   void record_purge();
+  void page_out();
+  // Takes the head entry, reading its message back if it was paged out. False when the
+  // message could not be read (logged; the entry is dropped so it is not retried forever).
+  bool take_front(QueueEntry& out);
 
   QueueSettings settings_;
   std::deque<QueueEntry> ready_;
@@ -109,6 +118,9 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   bool dispatching_ = false;
   QueueStats stats_;
   store::MessageLog* log_ = nullptr;
+  std::uint64_t page_cursor_seq_ = 0;  // entries with a lower seq were considered for paging
+  std::size_t paged_out_ = 0;          // ready entries without their message in memory
+  static inline std::size_t resident_limit_ = 10000;
 };
 
 using QueuePtr = std::shared_ptr<Queue>;

@@ -32,26 +32,6 @@ amqp::Limits amqp_limits(const config::Config& c) {
 // why, and how queues would be spread over more loops.
 constexpr std::size_t kBrokerLoops = 1;
 
-// Reads a recovered message back from the log into memory.
-// TODO: long backlogs should stay on disk (queues keep only the position); today every
-// recovered message is loaded, so a backlog larger than memory cannot be recovered.
-Result<broker::MessagePtr> load_message(const store::MessageLog& log,
-                                        const store::RecoveredMessage& recovered) {
-  auto stored = log.read_message(recovered.position);
-  if (!stored) return stored.error();
-  auto header = amqp::decode_content_header(stored->properties);
-  if (!header) return header.error();
-  auto message = std::make_shared<broker::Message>();
-  message->exchange = std::move(stored->exchange);
-  message->routing_key = std::move(stored->routing_key);
-  message->properties = std::move(header->properties);
-  message->encoded_header = std::move(stored->properties);
-  message->body = std::move(stored->body);
-  message->store_id = recovered.id;
-  message->position = recovered.position;
-  return broker::MessagePtr(std::move(message));
-}
-
 }  // namespace
 
 Server::Server(config::Config config)
@@ -62,6 +42,7 @@ Server::Server(config::Config config)
   amqp_context_.access = &access_;
   amqp_context_.registry = &registry_;
   amqp_context_.broker = &broker_;
+  broker::Queue::set_resident_limit(config_.queue_resident_messages);
 }
 
 Server::~Server() { stop(); }
@@ -140,16 +121,9 @@ Result<void> Server::recover_messages() {
       orphaned += messages.size();
       continue;
     }
-    for (const auto& m : messages) {
-      auto message = load_message(*message_log_, m);
-      if (!message) {
-        log::get("store")->error("queue={} message={} cannot be read back: {}", queue->name(),
-                                 m.id, message.error().detail);
-        continue;
-      }
-      queue->restore(std::move(*message));
-      ++restored;
-    }
+    // Recovered messages stay on disk until delivered: recovery reads no bodies.
+    for (const auto& m : messages) queue->restore(m.id, m.position);
+    restored += messages.size();
   }
   broker_.resume_message_ids_after(recovered->max_message_id);
   broker_.set_message_log(message_log_.get());
