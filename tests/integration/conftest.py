@@ -178,6 +178,13 @@ class SluiceBroker:
         return self.wait(timeout)
 
 
+def sanitized_build() -> bool:
+    """True for an AddressSanitizer build, whose quarantine keeps freed memory resident."""
+    out = subprocess.run([str(sluice_binary()), "--version"], capture_output=True, text=True,
+                         timeout=10).stdout
+    return "AddressSanitizer" in out
+
+
 def _kill(self) -> None:
     """SIGKILL, as a crash would stop it; teardown then expects no clean exit from it."""
     self.stop(signal.SIGKILL)

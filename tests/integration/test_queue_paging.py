@@ -9,7 +9,7 @@ import os
 
 import pika
 
-from conftest import pika_params
+from conftest import pika_params, sanitized_build
 
 MIB = 1 << 20
 COUNT = 2000
@@ -51,13 +51,15 @@ def test_long_durable_queue_pages_bodies_out_and_reads_them_back(start_broker, t
     b = start_broker(["--queue-resident-messages", "50"], data_dir=data)
     idle = resident_bytes(b.proc.pid)
     publish(b.port)
+    # AddressSanitizer keeps freed bodies in quarantine; only release builds measure memory.
+    measure = not sanitized_build()
     grown = resident_bytes(b.proc.pid) - idle
     # Without paging the bodies alone are 125 MiB; allow buffers and the resident window.
-    assert grown < 60 * MIB, f"resident memory grew by {grown / MIB:.0f} MiB"
+    assert not measure or grown < 60 * MIB, f"resident memory grew by {grown / MIB:.0f} MiB"
     assert b.stop() == 0
 
     b = start_broker(["--queue-resident-messages", "50"], data_dir=data)
-    assert resident_bytes(b.proc.pid) - idle < 60 * MIB
+    assert not measure or resident_bytes(b.proc.pid) - idle < 60 * MIB
     assert f"recovered messages={COUNT}" in b.log()
     drain_in_order(b.port)
 

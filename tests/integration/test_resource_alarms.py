@@ -6,21 +6,14 @@ receiving; when the alarm clears the connection gets connection.unblocked.
 """
 
 import os
-import subprocess
 import time
 
 import pika
 import pytest
 
-from conftest import pika_params, sluice_binary
+from conftest import pika_params, sanitized_build
 
 MIB = 1 << 20
-
-
-def sanitized_build():
-    out = subprocess.run([str(sluice_binary()), "--version"], capture_output=True, text=True,
-                         timeout=10).stdout
-    return "AddressSanitizer" in out
 
 
 def resident_bytes(pid):
