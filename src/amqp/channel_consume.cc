@@ -285,7 +285,11 @@ void Channel::resume_deliveries() { dispatch_queues_of_consumers(); }
 // --- ConsumerSink -----------------------------------------------------------------------
 
 bool Channel::can_accept(const broker::Consumer& consumer) const {
-  if (state_ != State::Open || connection_.output_congested()) return false;
+  if (state_ != State::Open) return false;
+  if (connection_.output_congested()) {
+    connection_.note_deliveries_held();
+    return false;
+  }
   if (consumer.no_ack) return true;
   if (consumer.prefetch != 0 && consumer.unacked >= consumer.prefetch) return false;
   return channel_prefetch_ == 0 || consumer_unacked_ < channel_prefetch_;

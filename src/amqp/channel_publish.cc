@@ -117,6 +117,7 @@ Result<void> Channel::route_and_enqueue(const std::shared_ptr<broker::Message>& 
       lsn = *written;
     }
     for (const auto& queue : route_scratch_) queue->enqueue(message);
+    ++exchange->stats().published_out;
   }
   route_scratch_.clear();
   confirm_published(lsn);

@@ -240,12 +240,6 @@ void Connection::schedule_flush() {
   });
 }
 
-void Connection::send_content(std::uint16_t channel, const Method& method,
-                              const ContentHeader& header, ByteSpan body) {
-  send_method(channel, method);
-  append_content(out_, channel, header, body, frame_max_);
-}
-
 void Connection::send_message(std::uint16_t channel, const Method& method,
                               const broker::Message& message) {
   send_method(channel, method);
@@ -289,8 +283,9 @@ void Connection::on_written(const std::error_code& ec) {
     flush();
   } else if (close_after_flush_) {
     linger();
-  } else if (state_ == State::Open) {
+  } else if (state_ == State::Open && deliveries_held_) {
     // The socket drained: deliveries held back by output_congested() may flow again.
+    deliveries_held_ = false;
     for (auto& channel : channels_) {
       if (channel) channel->resume_deliveries();
     }

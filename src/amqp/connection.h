@@ -84,8 +84,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // For channels, on the connection's loop. Frames are queued and leave together at the end
   // of the current event.
   void send_method(std::uint16_t channel, const Method& method);
-  void send_content(std::uint16_t channel, const Method& method, const ContentHeader& header,
-                    ByteSpan body);
   // A content-bearing method followed by a message's header and body.
   void send_message(std::uint16_t channel, const Method& method, const broker::Message& message);
   const Limits& limits() const { return context_.limits; }
@@ -97,6 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Queued output is above the high-water mark: queues hold deliveries back until it drains,
   // so a slow consumer costs the broker its queue, not unbounded connection buffers.
   bool output_congested() const { return out_.size() >= kOutputHighWater; }
+  // A queue held a delivery back because of output_congested(): resume once drained.
+  void note_deliveries_held() { deliveries_held_ = true; }
 
   bool client_capability(ClientCapability c) const {
     return (client_capabilities_ & static_cast<unsigned>(c)) != 0;
@@ -182,6 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Bytes writing_;
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
+  bool deliveries_held_ = false;  // see note_deliveries_held()
   bool close_after_flush_ = false;
   std::vector<std::uint16_t> confirm_channels_;
 

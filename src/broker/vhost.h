@@ -145,7 +145,6 @@ class VirtualHost {
   Observer observer_;
   store::MessageLog* log_ = nullptr;
   std::uint64_t route_epoch_ = 0;
-  std::vector<BindingTarget*> route_scratch_;
 };
 
 }  // namespace sluice::broker

@@ -5,7 +5,6 @@
 
 #include <asio/post.hpp>
 
-#include "amqp/properties.h"
 #include "common/logging.h"
 #include "net/stream.h"
 
