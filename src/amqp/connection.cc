@@ -133,22 +133,27 @@ void Connection::on_read(const std::error_code& ec, std::size_t n) {
 }
 
 // Under a memory or disk alarm a publish is not accepted: the connection stops reading, so
-// the client's TCP window fills and it slows down, while consumers keep draining.
-bool Connection::must_wait_for_alarm(const Frame& frame) {
-  if (frame.type != FrameType::Method || !context_.broker->resource_alarm()) return false;
-  if (state_ != State::Open) return false;  // closing: the publish will be discarded anyway
+// the client's TCP window fills and it slows down, while consumers keep draining. The same
+// happens, silently, while the message log is too far behind the disk (flow control).
+bool Connection::must_wait_to_publish(const Frame& frame) {
+  if (frame.type != FrameType::Method || state_ != State::Open) return false;
   const ByteSpan p = frame.payload;
   const bool publish = p.size() >= 4 && p[0] == 0 && p[1] == method::BasicPublish::kClassId &&
                        p[2] == 0 && p[3] == method::BasicPublish::kMethodId;
   if (!publish) return false;
+  broker::Broker& broker = *context_.broker;
+  const bool alarm = broker.resource_alarm();
+  if (!alarm && !broker.publish_held_by_log()) return false;
   if (!reading_paused_) {
     reading_paused_ = true;
     keep_alive_while_paused_ = shared_from_this();
-    logger()->info("conn={} blocked: {}", id_, context_.broker->alarm_reason());
+  }
+  if (alarm && !blocked_notified_) {
+    logger()->info("conn={} blocked: {}", id_, broker.alarm_reason());
     if (client_capability(ClientCapability::ConnectionBlocked)) {
-      send_method(0, method::ConnectionBlocked{.reason = context_.broker->alarm_reason()});
-      blocked_notified_ = true;
+      send_method(0, method::ConnectionBlocked{.reason = broker.alarm_reason()});
     }
+    blocked_notified_ = true;
   }
   return true;
 }
@@ -157,9 +162,13 @@ void Connection::resume_publishing() {
   if (!reading_paused_ || state_ == State::Closed) return;
   reading_paused_ = false;
   const auto self = std::move(keep_alive_while_paused_);
-  logger()->info("conn={} unblocked", id_);
-  if (blocked_notified_ && state_ == State::Open) send_method(0, method::ConnectionUnblocked{});
-  blocked_notified_ = false;
+  if (blocked_notified_ && !context_.broker->resource_alarm()) {
+    logger()->info("conn={} unblocked", id_);
+    if (state_ == State::Open && client_capability(ClientCapability::ConnectionBlocked)) {
+      send_method(0, method::ConnectionUnblocked{});
+    }
+    blocked_notified_ = false;
+  }
   process_input();
   flush();
   if (state_ != State::Closed && !reading_paused_) read_more();
@@ -181,7 +190,7 @@ void Connection::process_input() {
       fail_connection(parsed.error, 0, 0);
       return;
     }
-    if (must_wait_for_alarm(parsed.frame)) return;  // the publish stays in the buffer
+    if (must_wait_to_publish(parsed.frame)) return;  // the publish stays in the buffer
     in_begin_ += parsed.consumed;
     ConnectionStats::add(stats_.recv_frames, 1);
     frame_class_id_ = frame_method_id_ = 0;

@@ -123,7 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const std::error_code& ec, std::size_t n);
   void process_input();
   bool check_protocol_header();
-  bool must_wait_for_alarm(const Frame& frame);
+  bool must_wait_to_publish(const Frame& frame);
   void flush();
   void schedule_flush();
   void on_written(const std::error_code& ec);
@@ -169,10 +169,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   bool discard_input_ = false;  // after a framing error nothing more can be parsed
-  bool reading_paused_ = false;   // a publish waits for the resource alarm to clear
+  bool reading_paused_ = false;   // a publish waits for an alarm or flow control to clear
   // While reading is paused no read holds the connection alive; this does, until resumed.
   std::shared_ptr<Connection> keep_alive_while_paused_;
-  bool blocked_notified_ = false;  // we sent connection.blocked
+  bool blocked_notified_ = false;  // blocked by an alarm: logged, and told if it can be
   // The method of the frame being handled, for the class-id and method-id of a close.
   std::uint16_t frame_class_id_ = 0;
   std::uint16_t frame_method_id_ = 0;

@@ -1,5 +1,7 @@
 #include "broker/broker.h"
 
+#include "store/message_log.h"
+
 #include <algorithm>
 
 #include "broker/random_name.h"
@@ -40,6 +42,18 @@ void Broker::durable_upto(store::Lsn lsn) {
   for (DurabilityWaiter* w : waiters) {
     if (std::find(waiters_.begin(), waiters_.end(), w) != waiters_.end()) w->on_durable();
   }
+}
+
+bool Broker::publish_held_by_log() {
+  if (log_ == nullptr || log_->unsynced_bytes() <= flow_limit_) return false;
+  flow_held_ = true;
+  return true;
+}
+
+bool Broker::log_caught_up() {
+  if (!flow_held_ || log_->unsynced_bytes() > flow_limit_) return false;
+  flow_held_ = false;
+  return true;
 }
 
 void Broker::wait_for_disk(DurabilityWaiter* waiter) {

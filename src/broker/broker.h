@@ -62,6 +62,17 @@ class Broker {
   void wait_for_disk(DurabilityWaiter* waiter);
   void stop_waiting(DurabilityWaiter* waiter);
 
+  // --- Write-behind flow control --------------------------------------------------------
+  // While the message log is more than flow_limit bytes behind the disk, publishes are held:
+  // their connections are not read, without connection.blocked (this is flow control, as
+  // RabbitMQ's credit flow, not an alarm). It bounds the memory that messages waiting to be
+  // written hold when publishers outrun the disk.
+  void set_log_flow_limit(std::uint64_t bytes) { flow_limit_ = bytes; }
+  // True if a publish must wait now; a later log_caught_up() says when it may go on.
+  bool publish_held_by_log();
+  // Call after durable_upto(): true, once, when publishes were held and need not be now.
+  bool log_caught_up();
+
   // --- Resource alarms ------------------------------------------------------------------
   // While set, publishing connections are not read. The reason ("low on memory") is what
   // connection.blocked tells clients; "" clears the alarm.
@@ -77,6 +88,8 @@ class Broker {
   store::Lsn durable_lsn_ = 0;
   std::vector<DurabilityWaiter*> waiters_;
   std::string alarm_reason_;
+  std::uint64_t flow_limit_ = 32ull << 20;
+  bool flow_held_ = false;
 };
 
 }  // namespace sluice::broker

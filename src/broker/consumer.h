@@ -17,16 +17,21 @@ namespace sluice::broker {
 class Queue;
 struct Consumer;
 
-// A message in a queue: the message, its position in the queue (for requeue in the original
-// order and for acks), and whether it was delivered before. A persistent message of a long
-// durable queue may be paged out: `message` is then null and the log position says where to
-// read it back (Queue does that before anyone else sees the entry).
+// A message in a queue or out for delivery: the message, its place in the queue (for requeue
+// in the original order), whether it was delivered before, and the log record the queue holds
+// a reference to, which an ack or a purge releases. That record is either the message's own
+// (a persistent message of a durable queue: stored_id is set and an ack is recorded) or a
+// copy the queue wrote to page the message out (paged_copy: released without a record).
 struct QueueEntry {
   MessagePtr message;
   std::uint64_t seq = 0;
   bool redelivered = false;
-  store::MessageId stored_id = 0;  // 0: not in the message log
-  store::Position position;
+  bool paged_copy = false;
+  store::MessageId stored_id = 0;  // 0: acks of this entry are not recorded
+  store::Position position;        // segment 0: the queue holds no log record
+  store::Lsn lsn = 0;              // of that record; in memory until it is durable
+
+  bool in_log() const { return position.segment != 0; }
 };
 
 class ConsumerSink {

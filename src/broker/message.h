@@ -23,7 +23,8 @@ struct Message {
   Bytes encoded_header;
   Bytes body;
   // Set when the message was written to the message log (persistent, routed to at least one
-  // durable queue); 0 otherwise. Fixed before the message is shared.
+  // durable queue); 0 otherwise. Fixed before the message is shared. A queue's paged copy
+  // does not set them: it is the queue's, in its QueueEntry.
   store::MessageId store_id = 0;
   store::Position position;
   store::Lsn lsn = 0;  // the log record's; once durable the body may be paged out
@@ -36,13 +37,14 @@ using MessagePtr = std::shared_ptr<const Message>;
 }  // namespace sluice::broker
 
 namespace sluice::store {
-class MessageLog;
+struct StoredMessage;
 }
 
 namespace sluice::broker {
 
-// Reads a message back from the log (a paged-out or recovered message).
-Result<MessagePtr> load_message(const store::MessageLog& log, store::MessageId id,
-                                const store::Position& position);
+// A message read back from the log (paged out, or recovered). Errors: the properties do not
+// decode.
+Result<MessagePtr> message_from_store(store::StoredMessage&& stored,
+                                      const store::Position& position);
 
 }  // namespace sluice::broker

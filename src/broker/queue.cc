@@ -1,76 +1,169 @@
 #include "broker/queue.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/assert.h"
 #include "common/logging.h"
 #include "store/message_log.h"
+#include "store/page_reader.h"
 
 namespace sluice::broker {
 
 Queue::Queue(QueueSettings settings)
     : BindingTarget(Kind::Queue), settings_(std::move(settings)) {}
 
+Queue::~Queue() = default;
+
 bool Queue::has_exclusive_consumer() const {
   return std::any_of(consumers_.begin(), consumers_.end(),
                      [](const Consumer* c) { return c->exclusive; });
 }
 
+void Queue::attach_log(store::MessageLog* log) {
+  log_ = log;
+  reader_ = log ? std::make_unique<store::PageReader>(*log) : nullptr;
+}
+
 void Queue::enqueue(MessagePtr message) {
-  const store::MessageId stored_id = message->store_id;
-  const store::Position position = message->position;
-  ready_.push_back(QueueEntry{std::move(message), next_seq_++, false, stored_id, position});
+  QueueEntry entry{.message = std::move(message), .seq = next_seq_++};
+  if (stores_messages() && entry.message->store_id != 0) {
+    entry.stored_id = entry.message->store_id;
+    entry.position = entry.message->position;
+    entry.lsn = entry.message->lsn;
+  }
   ++stats_.published;
-  page_out();
+  push_back(std::move(entry));
   dispatch();
 }
 
-void Queue::restore(store::MessageId id, const store::Position& position) {
-  // After a restart nobody can tell whether it was delivered before: say it may have been.
-  ready_.push_back(QueueEntry{nullptr, next_seq_++, true, id, position});
-  ++paged_out_;
+void Queue::restore(std::vector<store::OffsetRun> runs) {
+  BROKER_ASSERT(empty());
+  paged_first_seq_ = next_seq_;
+  for (auto& run : runs) {
+    if (run.offsets.empty()) continue;
+    paged_count_ += run.offsets.size();
+    next_seq_ += run.offsets.size();
+    paged_.push_back(PagedRun{.run = std::move(run), .redelivered = true});
+  }
 }
 
-// Keeps the first resident_limit_ ready messages in memory and drops the in-memory copy of
-// later ones once their log record is durable. The cursor makes this O(1) per enqueue.
+void Queue::push_back(QueueEntry entry) {
+  if (log_ == nullptr || (paged_count_ == 0 && tail_.empty() && head_.size() < resident_limit_)) {
+    head_.push_back(std::move(entry));
+    return;
+  }
+  if (!entry.in_log()) write_paged_copy(entry);
+  tail_.push_back(std::move(entry));
+  page_out();
+}
+
+// A message that is not in the log for this queue (transient, or the queue does not store
+// messages) gets a Paged record of its own, so that it can leave memory like the others.
+void Queue::write_paged_copy(QueueEntry& entry) {
+  const Message& m = *entry.message;
+  auto appended = log_->append_paged(store::MessageRecord{.exchange = m.exchange,
+                                                          .routing_key = m.routing_key,
+                                                          .properties = m.encoded_header,
+                                                          .body = m.body});
+  if (!appended) {
+    // It stays in memory, and so does everything behind it, to keep the order.
+    if (!paging_failed_) {
+      log::get("store")->error("queue={} cannot page messages out, keeping them in memory: {}",
+                               name(), appended.error().detail);
+      paging_failed_ = true;
+    }
+    return;
+  }
+  entry.paged_copy = true;
+  entry.position = appended->position;
+  entry.lsn = appended->lsn;
+}
+
+// Moves tail_ entries whose records are durable into paged_, in order, dropping the message
+// from memory. While nothing is paged out and head_ has room, they go back to head_ instead.
 void Queue::page_out() {
-  if (!stores_messages() || ready_.size() <= resident_limit_) return;
+  while (paged_count_ == 0 && !tail_.empty() && head_.size() < resident_limit_) {
+    head_.push_back(std::move(tail_.front()));
+    tail_.pop_front();
+  }
+  if (tail_.empty()) return;
   const store::Lsn durable = log_->durable_lsn();
-  auto it = ready_.begin() + static_cast<std::ptrdiff_t>(resident_limit_);
-  if (it->seq < page_cursor_seq_) {
-    it = std::lower_bound(it, ready_.end(), page_cursor_seq_,
-                          [](const QueueEntry& e, std::uint64_t seq) { return e.seq < seq; });
+  while (!tail_.empty()) {
+    const QueueEntry& e = tail_.front();
+    if (!e.in_log() || e.lsn > durable) break;  // not on disk yet, nor what follows
+    // paged_ holds consecutive seqs: nothing before the tail can be enqueued behind it.
+    BROKER_ASSERT(paged_count_ == 0 || e.seq == paged_first_seq_ + paged_count_);
+    if (paged_count_ == 0) paged_first_seq_ = e.seq;
+    add_paged(e.position.segment, e.position.offset, e.redelivered);
+    tail_.pop_front();
   }
-  for (; it != ready_.end(); ++it) {
-    if (!it->message || it->stored_id == 0) continue;  // paged already, or transient
-    if (it->message->lsn > durable) break;             // not on disk yet, nor what follows
-    it->message.reset();
-    ++paged_out_;
+}
+
+void Queue::add_paged(store::SegmentId segment, std::uint32_t offset, bool redelivered) {
+  if (paged_.empty() || paged_.back().run.segment != segment ||
+      paged_.back().redelivered != redelivered) {
+    if (!paged_.empty()) paged_.back().run.offsets.shrink_to_fit();
+    paged_.push_back(PagedRun{.run = {.segment = segment}, .redelivered = redelivered});
   }
-  page_cursor_seq_ = it == ready_.end() ? next_seq_ : it->seq;
+  paged_.back().run.offsets.push_back(offset);
+  ++paged_count_;
 }
 
 bool Queue::take_front(QueueEntry& out) {
-  QueueEntry entry = std::move(ready_.front());
-  ready_.pop_front();
-  if (!entry.message) {
-    --paged_out_;
-    auto loaded = load_message(*log_, entry.stored_id, entry.position);
-    if (!loaded) {
-      log::get("store")->error("queue={} message={} cannot be read back, dropping it: {}",
-                               name(), entry.stored_id, loaded.error().detail);
-      record_ack(entry);
-      return false;
-    }
-    entry.message = std::move(*loaded);
+  if (!head_.empty()) {
+    out = std::move(head_.front());
+    head_.pop_front();
+    if (paged_count_ == 0 && !tail_.empty()) page_out();  // refill head_ from tail_
+    return true;
   }
-  out = std::move(entry);
+  if (paged_count_ > 0) return take_paged(out);
+  out = std::move(tail_.front());
+  tail_.pop_front();
+  return true;
+}
+
+bool Queue::take_paged(QueueEntry& out) {
+  PagedRun& run = paged_.front();
+  const store::SegmentId segment = run.run.segment;
+  const std::uint32_t offset = run.run.offsets[run.next++];
+  const bool redelivered = run.redelivered;
+  const std::uint64_t seq = paged_first_seq_++;
+  --paged_count_;
+  if (run.next == run.run.offsets.size()) paged_.pop_front();
+
+  auto back = reader_->read(segment, offset);
+  if (paged_count_ == 0) {
+    reader_->reset();  // frees the read-ahead buffer
+    page_out();
+  }
+  Result<MessagePtr> message =
+      back ? message_from_store(std::move(back->message), back->position)
+           : Result<MessagePtr>(back.error());
+  if (!message) {
+    // Its reference is dropped in memory only: should the record be readable after a
+    // restart, it comes back then.
+    log::get("store")->error("queue={} segment={} offset={} cannot be read back, dropping it: {}",
+                             name(), segment, offset, message.error().detail);
+    log_->release_paged(store::Position{segment, offset, 0});
+    return false;
+  }
+  out = QueueEntry{.message = std::move(*message),
+                   .seq = seq,
+                   .redelivered = redelivered,
+                   .paged_copy = back->paged_copy,
+                   .stored_id = back->paged_copy ? 0 : back->message.id,
+                   .position = back->position};
   return true;
 }
 
 // Acks of persistent messages go to the log; losing one in a crash only means a redelivery,
-// so nothing waits for it to reach the disk.
+// so nothing waits for it to reach the disk. A paged copy is only released.
 void Queue::record_ack(const QueueEntry& entry) {
+  if (entry.paged_copy) {
+    log_->release_paged(entry.position);
+    return;
+  }
   if (entry.stored_id == 0 || !stores_messages()) return;
   if (auto r = log_->append_ack(entry.stored_id, settings_.store_id, entry.position); !r) {
     log::get("store")->error("queue={} cannot record ack of message {}: {}", name(),
@@ -78,14 +171,23 @@ void Queue::record_ack(const QueueEntry& entry) {
   }
 }
 
-void Queue::record_purge() {
-  if (!stores_messages()) return;
-  std::vector<store::Position> held;
-  for (const QueueEntry& e : ready_) {
-    if (e.stored_id != 0) held.push_back(e.position);
-  }
-  if (held.empty()) return;
-  if (auto r = log_->append_purge(settings_.store_id, held); !r) {
+// Releases every log record the ready messages hold: one purge record for a durable queue,
+// nothing written for another (it holds paged copies only).
+void Queue::release_all() {
+  if (log_ == nullptr) return;
+  std::map<store::SegmentId, std::uint64_t> by_segment;
+  auto count = [&](const QueueEntry& e) {
+    if (e.paged_copy || (e.stored_id != 0 && stores_messages())) ++by_segment[e.position.segment];
+  };
+  for (const QueueEntry& e : head_) count(e);
+  for (const QueueEntry& e : tail_) count(e);
+  for (const PagedRun& r : paged_) by_segment[r.run.segment] += r.run.offsets.size() - r.next;
+  if (by_segment.empty()) return;
+  std::vector<store::SegmentRefs> held;
+  for (auto [segment, n] : by_segment) held.push_back({segment, n});
+  if (!stores_messages()) {
+    log_->release_paged(held);
+  } else if (auto r = log_->append_purge(settings_.store_id, held); !r) {
     log::get("store")->error("queue={} cannot record purge: {}", name(), r.error().detail);
   }
 }
@@ -93,7 +195,7 @@ void Queue::record_purge() {
 std::optional<QueueEntry> Queue::get(bool track) {
   QueueEntry entry;
   do {
-    if (ready_.empty()) return std::nullopt;
+    if (empty()) return std::nullopt;
   } while (!take_front(entry));
   if (!track) record_ack(entry);
   if (track) ++unacked_;
@@ -119,13 +221,14 @@ void Queue::requeue(std::vector<QueueEntry> entries) {
   }
   std::sort(entries.begin(), entries.end(),
             [](const QueueEntry& a, const QueueEntry& b) { return a.seq < b.seq; });
-  // Requeued messages are usually older than everything ready, so walk from the front.
-  auto pos = ready_.begin();
+  // Requeued messages are usually older than everything ready, so walk from the front. They
+  // are older than everything in paged_ and tail_ (see the header), so head_ is their place.
+  auto pos = head_.begin();
   for (auto& e : entries) {
     e.redelivered = true;
-    pos = std::lower_bound(pos, ready_.end(), e.seq,
+    pos = std::lower_bound(pos, head_.end(), e.seq,
                            [](const QueueEntry& q, std::uint64_t seq) { return q.seq < seq; });
-    pos = ready_.insert(pos, std::move(e)) + 1;
+    pos = head_.insert(pos, std::move(e)) + 1;
   }
   dispatch();
 }
@@ -150,10 +253,13 @@ bool Queue::remove_consumer(Consumer* consumer) {
 }
 
 std::size_t Queue::purge() {
-  const std::size_t n = ready_.size();
-  record_purge();
-  ready_.clear();
-  paged_out_ = 0;
+  const std::size_t n = message_count();
+  release_all();
+  head_.clear();
+  paged_.clear();
+  tail_.clear();
+  paged_count_ = 0;
+  if (reader_) reader_->reset();
   return n;
 }
 
@@ -195,7 +301,7 @@ void Queue::dispatch() {
   // the outer loop picks up whatever that made possible.
   if (dispatching_ || deleted_) return;
   dispatching_ = true;
-  while (!ready_.empty()) {
+  while (!empty()) {
     Consumer* c = next_consumer();
     if (c == nullptr) break;
     QueueEntry entry;

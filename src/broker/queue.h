@@ -11,10 +11,19 @@
 //
 // Dispatch: consumers of the highest x-priority that can accept a message get it, round-robin
 // among equals. dispatch() runs after every change that might let a message move.
+//
+// Memory: ready messages are in three parts, in queue order. head_ holds up to the resident
+// limit in memory. Once it is full, new messages go to tail_, each with a record in the
+// message log (its own, if persistent in a durable queue, else a Paged copy the queue writes);
+// once that record is durable the message leaves memory for paged_, which keeps 4 bytes per
+// message (store::OffsetRun). Deliveries take head_, then paged_ (read back through a
+// read-ahead buffer), then tail_. Requeued messages go back into head_: they are older than
+// every message never delivered, and only those are in paged_ and tail_.
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +35,7 @@
 
 namespace sluice::store {
 class MessageLog;
+class PageReader;
 }
 
 namespace sluice::broker {
@@ -51,28 +61,30 @@ struct QueueStats {
 class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
  public:
   explicit Queue(QueueSettings settings);
+  ~Queue();
 
   const QueueSettings& settings() const { return settings_; }
   QueueSettings& mutable_settings() { return settings_; }
   const std::string& name() const { return settings_.name; }
   bool deleted() const { return deleted_; }
 
-  std::size_t message_count() const { return ready_.size(); }
+  std::size_t message_count() const { return head_.size() + paged_count_ + tail_.size(); }
   std::size_t unacked_count() const { return unacked_; }
   std::size_t consumer_count() const { return consumers_.size(); }
   bool has_exclusive_consumer() const;
   const QueueStats& stats() const { return stats_; }
 
-  // A durable queue records acks and purges of its persistent messages in the log.
-  void attach_log(store::MessageLog* log) { log_ = log; }
+  // Every queue pages long backlogs out to the log; a durable one also records acks and purges
+  // of its persistent messages there.
+  void attach_log(store::MessageLog* log);
   bool stores_messages() const { return log_ != nullptr && settings_.store_id != 0; }
-  // Recovery: a message that was in this queue before the restart, left on disk.
-  void restore(store::MessageId id, const store::Position& position);
+  // Recovery: messages that were in this queue before the restart, left on disk. They may
+  // have been delivered before, so they are redelivered. REQUIRES: nothing enqueued yet.
+  void restore(std::vector<store::OffsetRun> runs);
 
-  // Ready messages beyond this many, when persistent and durable on disk, keep only their log
-  // position in memory (QueueEntry without a message); they are read back when delivered.
+  // Ready messages beyond this many are paged out to the message log (see above).
   static void set_resident_limit(std::size_t messages) { resident_limit_ = messages; }
-  std::size_t paged_out_count() const { return paged_out_; }
+  std::size_t paged_out_count() const { return paged_count_; }
 
   void enqueue(MessagePtr message);
 
@@ -99,16 +111,34 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   void dispatch();
 
  private:
+  // Messages in paged_ that share a segment, in queue order.
+  struct PagedRun {
+    store::OffsetRun run;
+    std::size_t next = 0;  // offsets before this one were read back
+    bool redelivered = false;
+  };
+
   Consumer* next_consumer();
   void record_ack(const QueueEntry& entry);
-  void record_purge();
+  void release_all();
+  bool empty() const { return head_.empty() && paged_count_ == 0 && tail_.empty(); }
+  void push_back(QueueEntry entry);
+  void write_paged_copy(QueueEntry& entry);
   void page_out();
-  // Takes the head entry, reading its message back if it was paged out. False when the
-  // message could not be read (logged; the entry is dropped so it is not retried forever).
+  void add_paged(store::SegmentId segment, std::uint32_t offset, bool redelivered);
+  // Takes the first ready entry, reading it back if it was paged out. False when a paged
+  // message could not be read (logged; it is dropped so it is not retried forever).
   bool take_front(QueueEntry& out);
+  bool take_paged(QueueEntry& out);
 
   QueueSettings settings_;
-  std::deque<QueueEntry> ready_;
+  std::deque<QueueEntry> head_;
+  std::deque<PagedRun> paged_;
+  std::deque<QueueEntry> tail_;
+  std::size_t paged_count_ = 0;
+  std::uint64_t paged_first_seq_ = 0;  // the seq of paged_'s next message
+  std::unique_ptr<store::PageReader> reader_;
+  bool paging_failed_ = false;  // logged once
   std::vector<Consumer*> consumers_;  // sorted by priority, highest first
   std::size_t round_robin_ = 0;
   std::uint64_t next_seq_ = 1;
@@ -118,8 +148,6 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   bool dispatching_ = false;
   QueueStats stats_;
   store::MessageLog* log_ = nullptr;
-  std::uint64_t page_cursor_seq_ = 0;  // entries with a lower seq were considered for paging
-  std::size_t paged_out_ = 0;          // ready entries without their message in memory
   static inline std::size_t resident_limit_ = 10000;
 };
 

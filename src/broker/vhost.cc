@@ -214,7 +214,7 @@ Result<QueueDeclared> VirtualHost::declare_queue(QueueSettings settings, bool pa
     return stored.error();
   }
   auto queue = std::make_shared<Queue>(std::move(settings));
-  if (queue->settings().store_id != 0) queue->attach_log(log_);
+  if (log_ != nullptr) queue->attach_log(log_);
   queues_.emplace(queue->name(), queue);
 
   // Every queue is bound to the default exchange by its name; that binding is implicit

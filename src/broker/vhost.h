@@ -112,7 +112,8 @@ class VirtualHost {
 
   std::size_t queue_count() const { return queues_.size(); }
 
-  // Queues created from now on that are stored (store_id != 0) record acks in this log.
+  // Queues created from now on page out to this log; stored ones (store_id != 0) also
+  // record acks in it.
   void set_message_log(store::MessageLog* log) { log_ = log; }
   const std::map<std::string, QueuePtr, std::less<>>& queues() const { return queues_; }
   // The stored queue with this id, or null.

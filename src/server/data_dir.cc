@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "store/file.h"
+
 namespace sluice::server {
 
 DataDir::~DataDir() {
@@ -17,11 +19,11 @@ DataDir::~DataDir() {
 }
 
 Result<void> DataDir::open(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) {
-    return Error{ec, fmt::format("cannot create data directory {}: {}", path, ec.message())};
+  if (auto r = store::create_directories_durably(path); !r) {
+    return Error{r.error().code, fmt::format("cannot create data directory {}: {}", path,
+                                             r.error().detail)};
   }
+  std::error_code ec;
   path_ = std::filesystem::absolute(path, ec).string();
   const std::string lock_path = path_ + "/LOCK";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

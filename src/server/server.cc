@@ -99,7 +99,12 @@ Result<void> Server::restore_definitions() {
 Result<void> Server::recover_messages() {
   store::MessageLogOptions options;
   options.on_durable = [this](store::Lsn lsn) {
-    asio::post(pool_.loop(0), [this, lsn] { broker_.durable_upto(lsn); });
+    asio::post(pool_.loop(0), [this, lsn] {
+      broker_.durable_upto(lsn);
+      if (broker_.log_caught_up()) {
+        for (auto& c : registry_.snapshot()) c->resume_publishing();
+      }
+    });
   };
   options.on_failure = [](const Error& error) {
     // Confirms stop here: nothing later can be promised durable.
@@ -114,21 +119,24 @@ Result<void> Server::recover_messages() {
   broker::VirtualHost* vhost = broker_.vhost("/");
   std::size_t restored = 0;
   std::size_t orphaned = 0;
-  for (const auto& [queue_id, messages] : recovered->queues) {
+  for (auto& [queue_id, messages] : recovered->queues) {
     auto queue = vhost->find_queue_by_store_id(queue_id);
     if (!queue) {
-      orphaned += messages.size();
+      // The queue was deleted but its purge record was lost (a crash): purge again, so the
+      // segments are not pinned for ever.
+      orphaned += messages.messages;
+      std::vector<store::SegmentRefs> held;
+      for (const auto& run : messages.runs) held.push_back({run.segment, run.offsets.size()});
+      if (auto r = message_log_->append_purge(queue_id, held); !r) return r.error();
       continue;
     }
     // Recovered messages stay on disk until delivered: recovery reads no bodies.
-    for (const auto& m : messages) queue->restore(m.id, m.position);
-    restored += messages.size();
+    restored += messages.messages;
+    queue->restore(std::move(messages.runs));
   }
   broker_.resume_message_ids_after(recovered->max_message_id);
   broker_.set_message_log(message_log_.get());
-  for (const auto& [name, q] : vhost->queues()) {
-    if (q->settings().store_id != 0) q->attach_log(message_log_.get());
-  }
+  for (const auto& [name, q] : vhost->queues()) q->attach_log(message_log_.get());
   logger().info("recovered messages={} orphaned={} (of queues no longer defined)", restored,
                 orphaned);
   return ok();

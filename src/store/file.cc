@@ -152,10 +152,28 @@ class PosixDirectory final : public Directory {
 }  // namespace
 
 Result<std::unique_ptr<Directory>> open_posix_directory(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return io_error("mkdir", path, ec.value());
+  if (auto r = create_directories_durably(path); !r) return r.error();
   return std::unique_ptr<Directory>(new PosixDirectory(path));
+}
+
+Result<void> create_directories_durably(const std::string& path) {
+  // Walk down from the first missing ancestor: a new directory's entry lives in its parent,
+  // and only an fsync of the parent makes it durable.
+  std::vector<std::filesystem::path> missing;
+  std::error_code ec;
+  for (std::filesystem::path p = std::filesystem::absolute(path, ec); !ec && !p.empty();
+       p = p.parent_path()) {
+    if (std::filesystem::exists(p, ec)) break;
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  if (ec) return io_error("stat", path, ec.value());
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", it->string(), errno);
+    if (auto r = PosixDirectory(it->parent_path().string()).sync(); !r) return r;
+  }
+  if (!std::filesystem::is_directory(path, ec)) return io_error("mkdir", path, ENOTDIR);
+  return ok();
 }
 
 }  // namespace sluice::store

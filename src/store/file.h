@@ -72,6 +72,11 @@ class Directory {
 // Opens `path` as a Directory, creating it (and its parents) if missing.
 Result<std::unique_ptr<Directory>> open_posix_directory(const std::string& path);
 
+// Creates `path` and any missing parents, and fsyncs the parent of each directory it creates,
+// so that the new entries survive a power failure, not just a crash. Errors: io_error naming
+// the path and the call that failed.
+Result<void> create_directories_durably(const std::string& path);
+
 // An io_error naming the operation and file, with errno's text: "write /d/f: No space left".
 Error io_error(std::string_view op, std::string_view path, int err);
 

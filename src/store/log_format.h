@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 
@@ -29,7 +30,7 @@ using QueueId = std::uint64_t;
 // not stored on disk and starts again after every open.
 using Lsn = std::uint64_t;
 
-// Where a record is: what a queue keeps for a message whose body is paged out. 16 bytes.
+// Where a record is: its segment, and its place and framed size in the segment file.
 struct Position {
   SegmentId segment = 0;
   std::uint32_t offset = 0;  // of the record's first byte (its length field)
@@ -38,12 +39,20 @@ struct Position {
   friend bool operator==(const Position&, const Position&) = default;
 };
 
+// Some of a queue's messages, all in one segment: the offsets of their records, in queue
+// order. This is all a queue keeps in memory for a message it paged out: 4 bytes.
+struct OffsetRun {
+  SegmentId segment = 0;
+  std::vector<std::uint32_t> offsets;
+};
+
 namespace log_format {
 
 inline constexpr std::array<std::uint8_t, 8> kMagic = {'S', 'L', 'U', 'I', 'C', 'E', 'L', 'G'};
 
-// The version this build writes, and the newest it reads. Older versions: none yet.
-inline constexpr std::uint32_t kFormatVersion = 1;
+// The version this build writes, and the newest it reads. Version 1 had no Paged records;
+// version 2 reads it as is.
+inline constexpr std::uint32_t kFormatVersion = 2;
 
 inline constexpr std::size_t kHeaderSize = 8 + 4 + 8 + 4;
 inline constexpr std::size_t kRecordHeaderSize = 4 + 4 + 1;
@@ -55,6 +64,9 @@ enum class RecordType : std::uint8_t {
   Message = 1,  // message_id u64 | queues | exchange | routing_key | properties | body
   Ack = 2,      // message_id u64 | queue_id u64
   Purge = 3,    // queue_id u64: every earlier message of the queue is gone
+  // A message written only to take it out of memory (a transient message, or one in a queue
+  // that does not store messages). Message layout with no queues; recovery skips it.
+  Paged = 4,
 };
 
 bool is_known_type(std::uint8_t type);

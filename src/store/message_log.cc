@@ -60,6 +60,7 @@ Result<Recovered> MessageLog::open(std::unique_ptr<Directory> dir) {
     last_lsn_ = 0;
     durable_lsn_.store(0);
     stats_ = LogStats{};
+    unsynced_bytes_.store(0);
     failed_.reset();
     stopping_ = false;
     collect_garbage();
@@ -111,16 +112,29 @@ Result<void> MessageLog::check_open() const {
 }
 
 Result<Appended> MessageLog::append_message(const MessageRecord& m) {
+  return append_message_record(m, false);
+}
+
+Result<Appended> MessageLog::append_paged(const MessageRecord& m) {
+  return append_message_record(m, true);
+}
+
+Result<Appended> MessageLog::append_message_record(const MessageRecord& m, bool paged) {
   Appended a;
   {
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
-    if (auto r = validate(m); !r) return r.error();
+    if (auto r = paged ? validate_paged(m) : validate(m); !r) return r.error();
     a.position = reserve(framed_size(m));
     Chunk& c = tail_chunk(a.position);
-    encode_message(m, c.data);
-    segments_[a.position.segment].live += m.queues.size();
-    a.lsn = finish_append(c, true);
+    if (paged) {
+      encode_paged(m, c.data);
+    } else {
+      encode_message(m, c.data);
+    }
+    // A Paged record has one reference: the queue that wrote it.
+    segments_[a.position.segment].live += paged ? 1 : m.queues.size();
+    a.lsn = finish_append(c, true, a.position.length);
   }
   cv_.notify_one();
   return a;
@@ -134,14 +148,14 @@ Result<Lsn> MessageLog::append_ack(MessageId message, QueueId queue, const Posit
     Position at = reserve(kAckFramedSize);
     Chunk& c = tail_chunk(at);
     encode_ack(AckRecord{message, queue}, c.data);
-    release(where, at.segment);
-    lsn = finish_append(c, false);
+    release(where.segment, 1, at.segment);
+    lsn = finish_append(c, false, at.length);
   }
   cv_.notify_one();
   return lsn;
 }
 
-Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const Position> held) {
+Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const SegmentRefs> held) {
   Lsn lsn = 0;
   {
     MutexLock lock(mu_);
@@ -149,11 +163,27 @@ Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const Position> he
     Position at = reserve(kPurgeFramedSize);
     Chunk& c = tail_chunk(at);
     encode_purge(queue, c.data);
-    for (const Position& p : held) release(p, at.segment);
-    lsn = finish_append(c, false);
+    for (const SegmentRefs& h : held) release(h.segment, h.count, at.segment);
+    lsn = finish_append(c, false, at.length);
   }
   cv_.notify_one();
   return lsn;
+}
+
+void MessageLog::release_paged(const Position& where) {
+  const SegmentRefs one{where.segment, 1};
+  release_paged(std::span(&one, 1));
+}
+
+void MessageLog::release_paged(std::span<const SegmentRefs> held) {
+  bool deleting = false;
+  {
+    MutexLock lock(mu_);
+    // Nothing on disk refers to a Paged record, so releasing it pins no other segment.
+    for (const SegmentRefs& h : held) release(h.segment, h.count, h.segment);
+    deleting = !deletions_.empty();
+  }
+  if (deleting) cv_.notify_one();
 }
 
 // Places a record of `size` bytes at the tail, rolling to a new segment if it would not fit.
@@ -180,7 +210,8 @@ MessageLog::Chunk& MessageLog::tail_chunk(const Position& first) {
   return pending_.back();
 }
 
-Lsn MessageLog::finish_append(Chunk& c, bool message) {
+Lsn MessageLog::finish_append(Chunk& c, bool message, std::size_t bytes) {
+  unsynced_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   c.last_lsn = ++last_lsn_;
   ++c.records;
   ++stats_.records_appended;
@@ -191,14 +222,15 @@ Lsn MessageLog::finish_append(Chunk& c, bool message) {
   return c.last_lsn;
 }
 
-// One queue reference to the message at `where` is gone, by a record in segment `acking`.
-void MessageLog::release(const Position& where, SegmentId acking) {
-  auto it = segments_.find(where.segment);
+// `count` queue references to records of `segment` are gone, by a record in `acking`.
+void MessageLog::release(SegmentId segment, std::uint64_t count, SegmentId acking) {
+  if (count == 0) return;
+  auto it = segments_.find(segment);
   // A miss or an underflow means the owner acked twice or made up a position; going on would
   // delete a segment that still holds messages.
-  BROKER_ASSERT(it != segments_.end() && it->second.live > 0);
-  --it->second.live;
-  if (where.segment != acking) segments_[acking].ack_targets.insert(where.segment);
+  BROKER_ASSERT(it != segments_.end() && it->second.live >= count);
+  it->second.live -= count;
+  if (segment != acking) segments_[acking].ack_targets.insert(segment);
   if (it->second.live == 0) collect_garbage();
 }
 
@@ -291,6 +323,7 @@ void MessageLog::report_durable(const std::vector<Chunk>& batch) {
       stats_.records_synced += c.records;
       stats_.messages_synced += c.messages;
       stats_.bytes_written += c.data.size();
+      unsynced_bytes_.fetch_sub(c.data.size(), std::memory_order_relaxed);
     }
     ++stats_.syncs;
     durable_lsn_.store(lsn, std::memory_order_release);
@@ -303,6 +336,7 @@ void MessageLog::report_failure(const Error& e) {
     MutexLock lock(mu_);
     failed_ = e;
     pending_.clear();
+    unsynced_bytes_.store(0, std::memory_order_relaxed);  // nothing more will be synced
   }
   logger()->error("message log failed dir={} durable_lsn={} error=\"{}\"", dir_->path(),
                   durable_lsn(), e.detail);
@@ -334,46 +368,44 @@ void MessageLog::delete_segments(const std::vector<SegmentId>& ids) {
 // --- reads, on any thread ---
 
 Result<StoredMessage> MessageLog::read_message(const Position& where) const {
-  {
-    MutexLock lock(mu_);
-    if (!open_) return store_error(errc::closed, "message log is not open");
-    bool written = where.segment < written_segment_ ||
-                   (where.segment == written_segment_ &&
-                    std::uint64_t{where.offset} + where.length <= written_size_);
-    if (!written) {
-      return store_error(errc::not_written, fmt::format("segment={} offset={} not written yet",
-                                                        where.segment, where.offset));
-    }
-  }
   auto corrupt = [&](const char* why) {
     return store_error(errc::corrupt,
                        fmt::format("segment={} offset={}: {}", where.segment, where.offset, why));
   };
   if (where.length < log_format::kRecordHeaderSize) return corrupt("length too short");
-
-  auto file = reader_for(where.segment);
-  if (!file) return file.error();
   Bytes buf(where.length);
-  auto got = (*file)->read_at(where.offset, std::span<std::uint8_t>(buf));
+  auto got = read_written(where.segment, where.offset, std::span<std::uint8_t>(buf));
   if (!got) return got.error();
-  if (*got != buf.size()) return corrupt("record past the end of the segment");
-
-  // Check the frame as the reader would, then decode the payload.
-  ByteReader r(buf);
-  std::uint32_t length = 0;
-  std::uint32_t stored = 0;
-  std::uint8_t type = 0;
-  (void)(r.read_u32(length) && r.read_u32(stored) && r.read_u8(type));
-  if (length + log_format::kRecordHeaderSize != where.length) return corrupt("length mismatch");
-  if (log_format::checksum(ByteSpan(buf).subspan(8)) != stored) return corrupt("bad checksum");
-  if (type != static_cast<std::uint8_t>(log_format::RecordType::Message)) {
-    return corrupt("not a message record");
+  if (*got != buf.size()) {
+    return store_error(errc::not_written, fmt::format("segment={} offset={} not written yet",
+                                                      where.segment, where.offset));
   }
   StoredMessage m;
-  if (!decode_message(ByteSpan(buf).subspan(log_format::kRecordHeaderSize), m)) {
-    return corrupt("bad payload");
-  }
+  log_format::RecordType type{};
+  if (const char* why = decode_framed_message(ByteSpan(buf), m, type)) return corrupt(why);
   return m;
+}
+
+Result<std::size_t> MessageLog::read_written(SegmentId segment, std::uint64_t offset,
+                                             std::span<std::uint8_t> into) const {
+  std::uint64_t limit = 0;  // bytes of the segment written; UINT64_MAX for older segments
+  {
+    MutexLock lock(mu_);
+    if (!open_) return store_error(errc::closed, "message log is not open");
+    if (segment < written_segment_) {
+      limit = UINT64_MAX;
+    } else if (segment == written_segment_) {
+      limit = written_size_;
+    }
+  }
+  if (offset >= limit) {
+    return store_error(errc::not_written,
+                       fmt::format("segment={} offset={} not written yet", segment, offset));
+  }
+  const std::uint64_t want = std::min<std::uint64_t>(into.size(), limit - offset);
+  auto file = reader_for(segment);
+  if (!file) return file.error();
+  return (*file)->read_at(offset, into.first(static_cast<std::size_t>(want)));
 }
 
 Result<std::shared_ptr<File>> MessageLog::reader_for(SegmentId segment) const {

@@ -59,6 +59,12 @@ struct Appended {
   Position position;
 };
 
+// How many queue references one queue holds to records of one segment.
+struct SegmentRefs {
+  SegmentId segment = 0;
+  std::uint64_t count = 0;
+};
+
 // Counters for the owner's metrics. Records count messages, acks and purges.
 struct LogStats {
   std::uint64_t records_appended = 0;
@@ -95,23 +101,41 @@ class MessageLog {
   // failed, closed.
   Result<Appended> append_message(const MessageRecord& m);
 
+  // Buffers a Paged record: a copy of a message that one queue writes only to take it out of
+  // memory. It holds one reference, dropped by release_paged(); recovery ignores it.
+  // REQUIRES: m.queues is empty. Errors: as append_message.
+  Result<Appended> append_paged(const MessageRecord& m);
+
   // Records that `queue` is done with message `message`, stored at `where` (as returned by
   // append_message or recovery). REQUIRES: the queue holds the message and has not acked it.
   Result<Lsn> append_ack(MessageId message, QueueId queue, const Position& where);
 
-  // Records that `queue` dropped every message it holds (purge or queue deletion); `held` are
-  // their positions. One record, however many messages. REQUIRES: `held` is exactly what the
-  // queue holds un-acked.
-  Result<Lsn> append_purge(QueueId queue, std::span<const Position> held);
+  // Records that `queue` dropped every message it holds (purge or queue deletion); `held`
+  // counts them by segment. One record, however many messages. REQUIRES: `held` is exactly
+  // what the queue holds un-acked.
+  Result<Lsn> append_purge(QueueId queue, std::span<const SegmentRefs> held);
+
+  // Drops references to Paged records (delivered, or their queue purged). Writes nothing.
+  // REQUIRES: each reference was taken by append_paged() and not released yet.
+  void release_paged(const Position& where);
+  void release_paged(std::span<const SegmentRefs> held);
 
   // Reads a message back. Errors: not_written (the sync thread has not written it yet: wait
   // for its Lsn to be durable), not_found (its segment is gone), corrupt, io_error.
   Result<StoredMessage> read_message(const Position& where) const;
 
+  // Reads up to into.size() bytes of `segment` from `offset`, but nothing the sync thread has
+  // not written yet: returns how many bytes were read, fewer at the written end.
+  // Errors: not_written (offset at or past the written end), not_found, io_error.
+  Result<std::size_t> read_written(SegmentId segment, std::uint64_t offset,
+                                   std::span<std::uint8_t> into) const;
+
   // Writes and syncs everything appended, stops the sync thread. Idempotent.
   Result<void> close();
 
   Lsn durable_lsn() const { return durable_lsn_.load(std::memory_order_acquire); }
+  // Bytes appended that are not durable yet: how far the disk is behind. Any thread.
+  std::uint64_t unsynced_bytes() const { return unsynced_bytes_.load(std::memory_order_relaxed); }
   LogStats stats() const;
 
  private:
@@ -126,10 +150,11 @@ class MessageLog {
   };
 
   Result<void> check_open() const REQUIRES(mu_);
+  Result<Appended> append_message_record(const MessageRecord& m, bool paged);
   Position reserve(std::size_t size) REQUIRES(mu_);
   Chunk& tail_chunk(const Position& first) REQUIRES(mu_);
-  Lsn finish_append(Chunk& c, bool message) REQUIRES(mu_);
-  void release(const Position& where, SegmentId acking) REQUIRES(mu_);
+  Lsn finish_append(Chunk& c, bool message, std::size_t bytes) REQUIRES(mu_);
+  void release(SegmentId segment, std::uint64_t count, SegmentId acking) REQUIRES(mu_);
   void collect_garbage() REQUIRES(mu_);
 
   void sync_loop();
@@ -164,6 +189,7 @@ class MessageLog {
   mutable std::map<SegmentId, std::shared_ptr<File>> readers_ GUARDED_BY(read_mu_);
 
   std::atomic<Lsn> durable_lsn_{0};
+  std::atomic<std::uint64_t> unsynced_bytes_{0};
   std::unique_ptr<SegmentWriter> writer_;  // sync thread only, after open()
   std::thread sync_thread_;
 };

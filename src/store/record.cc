@@ -52,9 +52,10 @@ bool skip_shortstr(ByteReader& r) {
   return r.read_u8(n) && r.read_span(n, ignored);
 }
 
-bool read_queues(ByteReader& r, std::vector<QueueId>& out) {
+// A Message record lists at least one queue, a Paged record none.
+bool read_queues(ByteReader& r, std::vector<QueueId>& out, bool paged = false) {
   std::uint16_t n = 0;
-  if (!r.read_u16(n) || n == 0 || r.remaining() < 8u * n) return false;
+  if (!r.read_u16(n) || (n == 0) != paged || r.remaining() < 8u * n) return false;
   out.resize(n);
   for (auto& q : out) {
     if (!r.read_u64(q) || q == 0) return false;
@@ -70,29 +71,9 @@ bool read_longbytes(ByteReader& r, Bytes& out) {
   return true;
 }
 
-}  // namespace
-
-Result<void> validate(const MessageRecord& m) {
-  if (m.queues.empty()) return invalid("message has no queues");
-  if (m.queues.size() > kMaxQueues) return invalid("message stored for more than 65535 queues");
-  for (QueueId q : m.queues) {
-    if (q == 0) return invalid("queue id 0 is reserved");
-  }
-  if (m.exchange.size() > kMaxShortString) return invalid("exchange name longer than 255");
-  if (m.routing_key.size() > kMaxShortString) return invalid("routing key longer than 255");
-  if (payload_size(m) > log_format::kMaxPayloadSize) {
-    return invalid(fmt::format("message of {} bytes is too large", payload_size(m)));
-  }
-  return ok();
-}
-
-std::size_t framed_size(const MessageRecord& m) {
-  return log_format::kRecordHeaderSize + payload_size(m);
-}
-
-void encode_message(const MessageRecord& m, Bytes& out) {
+void encode_message_as(RecordType type, const MessageRecord& m, Bytes& out) {
   out.reserve(out.size() + framed_size(m));
-  std::size_t start = begin_record(RecordType::Message, out);
+  std::size_t start = begin_record(type, out);
   ByteWriter w(out);
   w.u64(m.id);
   w.u16(static_cast<std::uint16_t>(m.queues.size()));
@@ -106,6 +87,51 @@ void encode_message(const MessageRecord& m, Bytes& out) {
   w.u32(static_cast<std::uint32_t>(m.body.size()));
   w.bytes(m.body);
   finish_record(start, out);
+}
+
+bool decode_message_as(RecordType type, ByteSpan payload, StoredMessage& out) {
+  ByteReader r(payload);
+  bool parsed = r.read_u64(out.id) && read_queues(r, out.queues, type == RecordType::Paged) &&
+                read_shortstr(r, out.exchange) && read_shortstr(r, out.routing_key) &&
+                read_longbytes(r, out.properties) && read_longbytes(r, out.body);
+  return parsed && r.empty();
+}
+
+}  // namespace
+
+Result<void> validate(const MessageRecord& m) {
+  if (m.queues.empty()) return invalid("message has no queues");
+  if (m.queues.size() > kMaxQueues) return invalid("message stored for more than 65535 queues");
+  for (QueueId q : m.queues) {
+    if (q == 0) return invalid("queue id 0 is reserved");
+  }
+  return validate_paged(MessageRecord{.id = m.id,
+                                      .exchange = m.exchange,
+                                      .routing_key = m.routing_key,
+                                      .properties = m.properties,
+                                      .body = m.body});
+}
+
+Result<void> validate_paged(const MessageRecord& m) {
+  if (!m.queues.empty()) return invalid("a paged record has no queues");
+  if (m.exchange.size() > kMaxShortString) return invalid("exchange name longer than 255");
+  if (m.routing_key.size() > kMaxShortString) return invalid("routing key longer than 255");
+  if (payload_size(m) > log_format::kMaxPayloadSize) {
+    return invalid(fmt::format("message of {} bytes is too large", payload_size(m)));
+  }
+  return ok();
+}
+
+std::size_t framed_size(const MessageRecord& m) {
+  return log_format::kRecordHeaderSize + payload_size(m);
+}
+
+void encode_message(const MessageRecord& m, Bytes& out) {
+  encode_message_as(RecordType::Message, m, out);
+}
+
+void encode_paged(const MessageRecord& m, Bytes& out) {
+  encode_message_as(RecordType::Paged, m, out);
 }
 
 void encode_ack(const AckRecord& a, Bytes& out) {
@@ -123,11 +149,29 @@ void encode_purge(QueueId queue, Bytes& out) {
 }
 
 bool decode_message(ByteSpan payload, StoredMessage& out) {
-  ByteReader r(payload);
-  bool parsed = r.read_u64(out.id) && read_queues(r, out.queues) &&
-                read_shortstr(r, out.exchange) && read_shortstr(r, out.routing_key) &&
-                read_longbytes(r, out.properties) && read_longbytes(r, out.body);
-  return parsed && r.empty();
+  return decode_message_as(RecordType::Message, payload, out);
+}
+
+bool decode_paged(ByteSpan payload, StoredMessage& out) {
+  return decode_message_as(RecordType::Paged, payload, out);
+}
+
+const char* decode_framed_message(ByteSpan framed, StoredMessage& out, RecordType& type) {
+  ByteReader r(framed);
+  std::uint32_t length = 0;
+  std::uint32_t stored = 0;
+  std::uint8_t raw_type = 0;
+  if (!(r.read_u32(length) && r.read_u32(stored) && r.read_u8(raw_type))) return "short record";
+  if (std::uint64_t{length} + log_format::kRecordHeaderSize != framed.size()) {
+    return "length mismatch";
+  }
+  if (log_format::checksum(framed.subspan(8)) != stored) return "bad checksum";
+  type = static_cast<RecordType>(raw_type);
+  if (type != RecordType::Message && type != RecordType::Paged) return "not a message record";
+  if (!decode_message_as(type, framed.subspan(log_format::kRecordHeaderSize), out)) {
+    return "bad payload";
+  }
+  return nullptr;
 }
 
 bool decode_message_header(ByteSpan payload, MessageHeaderView& out) {

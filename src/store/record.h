@@ -53,6 +53,8 @@ struct MessageHeaderView {
 // Checks what the format cannot hold: no queues, more than 65535, queue id 0, a name longer
 // than 255, or a payload past kMaxPayloadSize. Returns invalid_argument naming the problem.
 Result<void> validate(const MessageRecord& m);
+// The same for a Paged record, which has no queues.
+Result<void> validate_paged(const MessageRecord& m);
 
 // Framed size of a record, header included. REQUIRES: validate(m).ok().
 std::size_t framed_size(const MessageRecord& m);
@@ -61,13 +63,22 @@ inline constexpr std::size_t kPurgeFramedSize = log_format::kRecordHeaderSize + 
 
 // REQUIRES: validate(m).ok().
 void encode_message(const MessageRecord& m, Bytes& out);
+// REQUIRES: validate_paged(m).ok().
+void encode_paged(const MessageRecord& m, Bytes& out);
 void encode_ack(const AckRecord& a, Bytes& out);
 void encode_purge(QueueId queue, Bytes& out);
 
 // Return false if the payload does not parse (including trailing bytes).
 [[nodiscard]] bool decode_message(ByteSpan payload, StoredMessage& out);
+[[nodiscard]] bool decode_paged(ByteSpan payload, StoredMessage& out);  // out.queues empty
 [[nodiscard]] bool decode_message_header(ByteSpan payload, MessageHeaderView& out);
 [[nodiscard]] bool decode_ack(ByteSpan payload, AckRecord& out);
+
+// Checks and decodes a whole framed Message or Paged record read back by position (length,
+// checksum and type checked again: the bytes came from disk). Returns null on success, else
+// why the record is bad. `type` says which of the two it was.
+[[nodiscard]] const char* decode_framed_message(ByteSpan framed, StoredMessage& out,
+                                                log_format::RecordType& type);
 [[nodiscard]] bool decode_purge(ByteSpan payload, QueueId& out);
 
 }  // namespace sluice::store

@@ -24,14 +24,27 @@ struct SegmentFile {
   HeaderCheck check;
 };
 
-// A message seen during replay. Its queue ids live in Replayer::queue_ids_ at
-// [first_queue, first_queue + queue_count); an acked queue's slot is set to 0.
-struct Entry {
-  MessageId id = 0;
-  Position position;
-  std::uint64_t first_queue = 0;
-  std::uint16_t queue_count = 0;
-  std::uint16_t live = 0;
+// A durable queue's messages in one segment, as replay finds them. Message ids only grow
+// along the log, so a slice keeps them sorted, as 4-byte deltas from base_id, and an ack is
+// found by binary search. An acked message's offset becomes kAcked. 8 bytes per message.
+struct Slice {
+  static constexpr std::uint32_t kAcked = UINT32_MAX;
+
+  SegmentId segment = 0;
+  MessageId base_id = 0;
+  std::vector<std::uint32_t> id_deltas;
+  std::vector<std::uint32_t> offsets;
+  std::uint64_t live = 0;
+
+  MessageId last_id() const { return base_id + id_deltas.back(); }
+  // The index of message `id`, or -1.
+  std::ptrdiff_t find(MessageId id) const;
+};
+
+struct QueueReplay {
+  std::vector<Slice> slices;  // in log order
+  // Set if an id did not grow (only a hand-made log can do that): acks then search all.
+  bool unordered = false;
 };
 
 class Replayer {
@@ -48,20 +61,17 @@ class Replayer {
   Result<void> truncate(File& file, const SegmentFile& f, std::uint64_t at, const char* reason);
   bool apply(SegmentId segment, const RecordView& r);
   void on_message(SegmentId segment, const RecordView& r, const MessageHeaderView& m);
+  void add(QueueReplay& q, SegmentId segment, MessageId id, std::uint32_t offset);
   void on_ack(SegmentId segment, const AckRecord& a);
   void on_purge(SegmentId segment, QueueId queue);
-  void release(SegmentId acking_segment, Entry& e, std::uint64_t slot);
-  void compact_if_sparse();
+  void release(SegmentId acking_segment, Slice& slice, std::size_t index);
   void report_progress(SegmentId segment);
   void collect(RecoveryResult& out);
 
   Directory& dir_;
   RecoveryOptions options_;
   RecoveryResult result_;
-  std::vector<Entry> entries_;  // in log order
-  std::vector<QueueId> queue_ids_;
-  std::unordered_map<MessageId, std::size_t> index_;  // live entries only
-  std::size_t dead_entries_ = 0;
+  std::unordered_map<QueueId, QueueReplay> queues_;
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_progress_ = 0;
 };
@@ -210,84 +220,91 @@ bool Replayer::apply(SegmentId segment, const RecordView& r) {
       on_purge(segment, q);
       return true;
     }
+    case RecordType::Paged:
+      return true;  // a copy that only took a message out of memory: gone with the restart
   }
   return false;
 }
 
 void Replayer::on_message(SegmentId segment, const RecordView& r, const MessageHeaderView& m) {
-  Entry e{.id = m.id,
-          .position = {segment, static_cast<std::uint32_t>(r.offset), r.size},
-          .first_queue = queue_ids_.size(),
-          .queue_count = static_cast<std::uint16_t>(m.queues.size()),
-          .live = static_cast<std::uint16_t>(m.queues.size())};
-  queue_ids_.insert(queue_ids_.end(), m.queues.begin(), m.queues.end());
   result_.recovered.max_message_id = std::max(result_.recovered.max_message_id, m.id);
+  result_.segments[segment].live += m.queues.size();
+  for (QueueId q : m.queues) add(queues_[q], segment, m.id, static_cast<std::uint32_t>(r.offset));
+}
 
-  // NOTE: ids are unique by contract; should one repeat, the later record wins the index and
-  // the earlier stays live for its queues until they are purged.
-  index_[m.id] = entries_.size();
-  entries_.push_back(e);
+void Replayer::add(QueueReplay& q, SegmentId segment, MessageId id, std::uint32_t offset) {
+  bool grows = q.slices.empty() || q.slices.back().id_deltas.empty() ||
+               id > q.slices.back().last_id();
+  if (!grows && !q.unordered) {
+    logger()->warn("message ids do not grow along the log segment={} offset={} message={}; "
+                   "acks are matched by a slower search",
+                   segment, offset, id);
+    q.unordered = true;
+  }
+  if (q.slices.empty() || q.slices.back().segment != segment || !grows ||
+      id - q.slices.back().base_id > UINT32_MAX) {
+    q.slices.push_back(Slice{.segment = segment, .base_id = id});
+  }
+  Slice& s = q.slices.back();
+  s.id_deltas.push_back(static_cast<std::uint32_t>(id - s.base_id));
+  s.offsets.push_back(offset);
+  ++s.live;
+}
+
+std::ptrdiff_t Slice::find(MessageId id) const {
+  if (id < base_id || id - base_id > UINT32_MAX) return -1;
+  const auto delta = static_cast<std::uint32_t>(id - base_id);
+  auto it = std::lower_bound(id_deltas.begin(), id_deltas.end(), delta);
+  if (it == id_deltas.end() || *it != delta) return -1;
+  return it - id_deltas.begin();
 }
 
 void Replayer::on_ack(SegmentId segment, const AckRecord& a) {
   result_.recovered.max_message_id = std::max(result_.recovered.max_message_id, a.message);
-  // An ack for a message not found was for a message in a deleted or truncated segment.
-  auto it = index_.find(a.message);
-  if (it == index_.end()) return;
-  Entry& e = entries_[it->second];
-  for (std::uint64_t s = e.first_queue; s < e.first_queue + e.queue_count; ++s) {
-    if (queue_ids_[s] == a.queue) {
-      release(segment, e, s);
-      break;
-    }
+  // An ack that matches nothing was for a message in a deleted or truncated segment.
+  auto q = queues_.find(a.queue);
+  if (q == queues_.end()) return;
+  auto& slices = q->second.slices;
+  auto matches = [&](Slice& s) {
+    std::ptrdiff_t i = s.find(a.message);
+    if (i < 0 || s.offsets[static_cast<std::size_t>(i)] == Slice::kAcked) return false;
+    release(segment, s, static_cast<std::size_t>(i));
+    return true;
+  };
+  if (!q->second.unordered) {
+    auto after = std::upper_bound(slices.begin(), slices.end(), a.message,
+                                  [](MessageId id, const Slice& s) { return id < s.base_id; });
+    if (after != slices.begin()) matches(*std::prev(after));
+    return;
   }
-  compact_if_sparse();
+  for (Slice& s : slices) {
+    if (matches(s)) return;
+  }
 }
 
 void Replayer::on_purge(SegmentId segment, QueueId queue) {
-  for (Entry& e : entries_) {
-    for (std::uint64_t s = e.first_queue; e.live > 0 && s < e.first_queue + e.queue_count; ++s) {
-      if (queue_ids_[s] == queue) release(segment, e, s);
-    }
+  auto q = queues_.find(queue);
+  if (q == queues_.end()) return;
+  for (Slice& s : q->second.slices) {
+    if (s.live == 0) continue;
+    result_.segments[s.segment].live -= s.live;
+    if (s.segment != segment) result_.segments[segment].ack_targets.insert(s.segment);
   }
-  compact_if_sparse();
+  queues_.erase(q);
 }
 
-// Drops queue slot `slot` of `e`, acked by a record in `acking_segment`.
-void Replayer::release(SegmentId acking_segment, Entry& e, std::uint64_t slot) {
-  queue_ids_[slot] = 0;
-  --e.live;
-  if (e.position.segment != acking_segment) {
-    result_.segments[acking_segment].ack_targets.insert(e.position.segment);
+// Message `index` of `slice` is acked, by a record in `acking_segment`.
+void Replayer::release(SegmentId acking_segment, Slice& slice, std::size_t index) {
+  slice.offsets[index] = Slice::kAcked;
+  --result_.segments[slice.segment].live;
+  if (slice.segment != acking_segment) {
+    result_.segments[acking_segment].ack_targets.insert(slice.segment);
   }
-  if (e.live > 0) return;
-  ++dead_entries_;
-  auto it = index_.find(e.id);
-  if (it != index_.end() && it->second == static_cast<std::size_t>(&e - entries_.data())) {
-    index_.erase(it);
+  if (--slice.live == 0) {
+    // Keep replay memory near the live backlog: a drained slice holds nothing.
+    std::vector<std::uint32_t>().swap(slice.id_deltas);
+    std::vector<std::uint32_t>().swap(slice.offsets);
   }
-}
-
-// Keeps replay memory near the live backlog: drops dead entries once they are most of them.
-void Replayer::compact_if_sparse() {
-  constexpr std::size_t kMinDead = 4096;  // not worth a pass below this
-  if (dead_entries_ < kMinDead || dead_entries_ <= entries_.size() / 2) return;
-  std::vector<Entry> kept;
-  std::vector<QueueId> ids;
-  kept.reserve(entries_.size() - dead_entries_);
-  index_.clear();
-  for (Entry e : entries_) {
-    if (e.live == 0) continue;
-    std::uint64_t first = ids.size();
-    ids.insert(ids.end(), queue_ids_.begin() + static_cast<std::ptrdiff_t>(e.first_queue),
-               queue_ids_.begin() + static_cast<std::ptrdiff_t>(e.first_queue + e.queue_count));
-    e.first_queue = first;
-    index_[e.id] = kept.size();
-    kept.push_back(e);
-  }
-  entries_.swap(kept);
-  queue_ids_.swap(ids);
-  dead_entries_ = 0;
 }
 
 void Replayer::report_progress(SegmentId segment) {
@@ -298,17 +315,24 @@ void Replayer::report_progress(SegmentId segment) {
                  dir_.path(), segment, s.bytes_read, total_bytes_, s.records);
 }
 
-// Fills in per-queue lists and per-segment live counts from the entries left live.
+// Hands each queue the offsets of its live messages; replay state goes as it is handed over.
 void Replayer::collect(RecoveryResult& out) {
-  for (const Entry& e : entries_) {
-    if (e.live == 0) continue;
-    ++out.recovered.stats.live_messages;
-    out.segments[e.position.segment].live += e.live;
-    for (std::uint64_t s = e.first_queue; s < e.first_queue + e.queue_count; ++s) {
-      if (queue_ids_[s] == 0) continue;
-      out.recovered.queues[queue_ids_[s]].push_back({e.id, e.position});
+  for (auto& [id, replay] : queues_) {
+    RecoveredQueue q;
+    for (Slice& s : replay.slices) {
+      if (s.live == 0) continue;
+      std::erase(s.offsets, Slice::kAcked);
+      s.offsets.shrink_to_fit();
+      std::vector<std::uint32_t>().swap(s.id_deltas);
+      q.messages += s.offsets.size();
+      q.runs.push_back(OffsetRun{s.segment, std::move(s.offsets)});
     }
+    replay.slices.clear();
+    if (q.messages == 0) continue;
+    out.recovered.stats.live_messages += q.messages;
+    out.recovered.queues.emplace(id, std::move(q));
   }
+  queues_.clear();
 }
 
 }  // namespace

@@ -24,15 +24,16 @@
 
 namespace sluice::store {
 
-struct RecoveredMessage {
-  MessageId id = 0;
-  Position position;
+// A durable queue's live messages, by record offset, in log order.
+struct RecoveredQueue {
+  std::vector<OffsetRun> runs;
+  std::uint64_t messages = 0;  // offsets in all runs
 };
 
 struct RecoveryStats {
   std::uint64_t segments = 0;       // segment files replayed
   std::uint64_t records = 0;        // good records read
-  std::uint64_t live_messages = 0;  // distinct messages still held by some queue
+  std::uint64_t live_messages = 0;  // (message, queue) pairs not acked or purged
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_dropped = 0;  // cut off by truncation
   std::uint64_t segments_truncated = 0;
@@ -43,8 +44,8 @@ struct RecoveryStats {
 
 struct Recovered {
   // Per queue, its live (un-acked) messages in log order. A message stored for two queues
-  // appears in both lists with the same position.
-  std::unordered_map<QueueId, std::vector<RecoveredMessage>> queues;
+  // appears in both, at the same offset.
+  std::unordered_map<QueueId, RecoveredQueue> queues;
   // The largest message id in any record kept (messages and acks); the owner resumes after it.
   MessageId max_message_id = 0;
   RecoveryStats stats;

@@ -1,11 +1,13 @@
-"""Long durable queues keep persistent message bodies on disk, not in memory.
+"""Long queues keep message bodies on disk, not in memory, persistent and transient alike.
 
-With --queue-resident-messages 50, a queue of 2,000 persistent 64 KiB messages (125 MiB of
-bodies) must not hold them in RAM; every message still comes back intact and in order, both
-before and after a restart (recovery does not read bodies either).
+With --queue-resident-messages 50, a queue of 2,000 64 KiB messages (125 MiB of bodies) must
+not hold them in RAM; every message still comes back intact and in order. Persistent ones in
+a durable queue also come back after a restart (recovery does not read bodies either);
+transient ones, paged out only to save memory, are gone after a restart, as RabbitMQ's.
 """
 
 import os
+import time
 
 import pika
 
@@ -25,25 +27,29 @@ def body(i):
     return i.to_bytes(4, "big") * (SIZE // 4)
 
 
-def publish(port):
+def publish(port, queue="long", durable=True, delivery_mode=2):
     conn = pika.BlockingConnection(pika_params(port))
     ch = conn.channel()
-    ch.queue_declare("long", durable=True)
+    ch.queue_declare(queue, durable=durable)
     ch.confirm_delivery()
     for i in range(COUNT):
-        ch.basic_publish("", "long", body(i), pika.BasicProperties(delivery_mode=2))
+        ch.basic_publish("", queue, body(i), pika.BasicProperties(delivery_mode=delivery_mode))
     conn.close()
 
 
-def drain_in_order(port):
+def drain_in_order(port, queue="long"):
     conn = pika.BlockingConnection(pika_params(port))
     ch = conn.channel()
     for i in range(COUNT):
-        method, _, got = ch.basic_get("long", auto_ack=True)
+        method, _, got = ch.basic_get(queue, auto_ack=True)
         assert method is not None, f"queue ran dry at {i}"
         assert got == body(i), f"message {i} came back wrong"
-    assert ch.basic_get("long")[0] is None
+    assert ch.basic_get(queue)[0] is None
     conn.close()
+
+
+def segment_bytes(data):
+    return sum(f.stat().st_size for f in (data / "messages").glob("*.seg"))
 
 
 def test_long_durable_queue_pages_bodies_out_and_reads_them_back(start_broker, tmp_path):
@@ -96,3 +102,33 @@ def test_paged_messages_are_delivered_to_consumers_and_requeued_in_place(start_b
     assert [i for i, _ in got] == list(range(COUNT))
     assert all(r for _, r in got[:100]) and not any(r for _, r in got[100:])
     conn.close()
+
+
+def test_long_transient_queues_page_out_too_and_are_gone_after_restart(start_broker, tmp_path):
+    data = tmp_path / "data"
+    b = start_broker(["--queue-resident-messages", "50"], data_dir=data)
+    idle = resident_bytes(b.proc.pid)
+    publish(b.port, "transient", durable=False, delivery_mode=1)
+    publish(b.port, "mixed", durable=True, delivery_mode=1)  # transient in a durable queue
+    measure = not sanitized_build()
+    grown = resident_bytes(b.proc.pid) - idle
+    # Two queues of 125 MiB of bodies each: without paging, 250 MiB.
+    assert not measure or grown < 60 * MIB, f"resident memory grew by {grown / MIB:.0f} MiB"
+    # Bodies beyond the first 50 of each queue went to disk instead, all but a few in flight.
+    assert segment_bytes(data) > 2 * (COUNT - 100) * SIZE
+
+    before = segment_bytes(data)
+    drain_in_order(b.port, "transient")
+    # Delivered paged copies are released, and a 64 MiB segment holding only those goes.
+    deadline = time.monotonic() + 10
+    while segment_bytes(data) > before - 60 * MIB and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert segment_bytes(data) <= before - 60 * MIB
+    assert b.stop() == 0
+
+    b = start_broker(["--queue-resident-messages", "50"], data_dir=data)
+    conn = pika.BlockingConnection(pika_params(b.port))
+    ch = conn.channel()
+    assert ch.queue_declare("mixed", durable=True).method.message_count == 0
+    conn.close()
+    assert segment_bytes(data) < COUNT * SIZE / 10  # nothing live: recovery deleted them

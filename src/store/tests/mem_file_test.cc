@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "store/errc.h"
+#include "store/file.h"
 #include "store/tests/test_util.h"
 
 namespace sluice::store {
@@ -78,6 +82,30 @@ TEST(PosixDirectory, CreatesListsRenamesAndRemovesFiles) {
   ASSERT_TRUE((*dir)->sync().ok());
   EXPECT_TRUE((*dir)->list()->empty());
   std::filesystem::remove_all(path);
+}
+
+}  // namespace
+}  // namespace sluice::store
+
+namespace sluice::store {
+namespace {
+
+TEST(CreateDirectoriesDurably, CreatesMissingParentsAndIsIdempotent) {
+  const auto root = std::filesystem::temp_directory_path() /
+                    ("sluice-mkdir-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  const auto deep = root / "a" / "b" / "c";
+  ASSERT_TRUE(create_directories_durably(deep.string()).ok());
+  EXPECT_TRUE(std::filesystem::is_directory(deep));
+  EXPECT_TRUE(create_directories_durably(deep.string()).ok());
+
+  // A file where a directory should be is an error that names the path.
+  const auto file = root / "file";
+  { std::ofstream(file) << "x"; }
+  auto r = create_directories_durably((file / "d").string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().detail.find(file.string()), std::string::npos) << r.error().detail;
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

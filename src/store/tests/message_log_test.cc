@@ -45,8 +45,9 @@ TEST_F(MessageLog, StoresBodyOnceForSeveralQueues) {
 
   Recovered r = open();
   for (QueueId q : {10, 11, 12}) {
-    ASSERT_EQ(r.queues[q].size(), 1u);
-    EXPECT_EQ(r.queues[q][0].position, a.position);
+    auto back = read_back(r, q);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].position, a.position);
   }
 }
 
@@ -135,8 +136,8 @@ TEST_F(MessageLog, RecoversLiveMessagesInLogOrderAfterCleanClose) {
   EXPECT_EQ(r.max_message_id, 5u);
   EXPECT_EQ(r.stats.live_messages, 5u);
   EXPECT_EQ(r.stats.bytes_dropped, 0u);
-  for (const auto& m : r.queues[1]) {
-    EXPECT_EQ(log_->read_message(m.position)->id, m.id);
+  for (const ReadBack& m : read_back(r, 1)) {
+    EXPECT_EQ(log_->read_message(m.position)->id, m.message.id);
   }
 }
 
@@ -160,7 +161,7 @@ TEST_F(MessageLog, PurgeDropsEveryEarlierMessageOfTheQueueOnly) {
   open();
   std::vector<Position> held;
   for (int i = 1; i <= 3; ++i) held.push_back(append(message(i, {1, 2})).position);
-  ASSERT_TRUE(log_->append_purge(1, held).ok());
+  ASSERT_TRUE(log_->append_purge(1, refs_of(held)).ok());
   append(message(4, {1}));
   close();
 
@@ -194,9 +195,10 @@ TEST_F(MessageLog, DeletesSegmentOnceAllItsMessagesAreAcked) {
   EXPECT_TRUE(fs_->exists(seg(first + 1)));
 
   Recovered r = open();
-  ASSERT_FALSE(r.queues[1].empty());
-  EXPECT_EQ(r.queues[1].front().position.segment, first + 1);
-  EXPECT_EQ(r.queues[1].back().id, 12u);
+  auto back = read_back(r, 1);
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(back.front().position.segment, first + 1);
+  EXPECT_EQ(back.back().message.id, 12u);
 }
 
 TEST_F(MessageLog, DiskUseFollowsTheLiveBacklog) {
@@ -252,7 +254,7 @@ TEST_F(MessageLog, DeletesSegmentsOnceTheirQueueIsPurged) {
     held.push_back(append(message(i, {1}, std::string(1000, 'x'))).position);
   SegmentId last = held.back().segment;
   ASSERT_GE(last, 3u);
-  auto purged = log_->append_purge(1, held);
+  auto purged = log_->append_purge(1, refs_of(held));
   ASSERT_TRUE(purged.ok());
   append(message(13, {2}, std::string(3000, 'y')));  // roll, so the purge's segment is not the tail
   close();
@@ -400,8 +402,11 @@ TEST_F(MessageLog, WorksOnARealDirectory) {
     store::MessageLog log(MessageLogOptions{});
     auto r = log.open(path.string());
     ASSERT_TRUE(r.ok());
-    ASSERT_EQ(r->queues[3].size(), 1u);
-    EXPECT_EQ(string_of(log.read_message(r->queues[3][0].position)->body), "on disk");
+    ASSERT_EQ(r->queues[3].messages, 1u);
+    const OffsetRun& run = r->queues[3].runs.at(0);
+    auto m = PageReader(log).read(run.segment, run.offsets.at(0));
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(string_of(m->message.body), "on disk");
   }
   std::filesystem::remove_all(path);
 }

@@ -123,13 +123,25 @@ TEST_F(SegmentReader, HeaderChecksCatchMagicChecksumAndVersion) {
 TEST(SegmentHeader, NewerVersionIsReportedWithItsNumber) {
   Bytes h;
   log_format::encode_header(7, h);
-  h[11] = 2;  // version u32 is big-endian at offset 8
+  const std::uint32_t newer = log_format::kFormatVersion + 1;
+  ByteWriter(h).patch_u32(8, newer);  // the version follows the 8-byte magic
   std::uint32_t sum = log_format::checksum(ByteSpan(h).first(log_format::kHeaderSize - 4));
   ByteWriter(h).patch_u32(log_format::kHeaderSize - 4, sum);
   log_format::SegmentHeader out;
   EXPECT_EQ(log_format::decode_header(h, out), HeaderStatus::NewerVersion);
-  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.version, newer);
   EXPECT_EQ(out.segment, 7u);
+}
+
+TEST(SegmentHeader, OlderVersionIsRead) {
+  Bytes h;
+  log_format::encode_header(7, h);
+  ByteWriter(h).patch_u32(8, 1);  // version 1 segments have no Paged records, else the same
+  std::uint32_t sum = log_format::checksum(ByteSpan(h).first(log_format::kHeaderSize - 4));
+  ByteWriter(h).patch_u32(log_format::kHeaderSize - 4, sum);
+  log_format::SegmentHeader out;
+  EXPECT_EQ(log_format::decode_header(h, out), HeaderStatus::Ok);
+  EXPECT_EQ(out.version, 1u);
 }
 
 TEST(SegmentFileName, RoundTripsAndRejectsOthers) {

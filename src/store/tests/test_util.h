@@ -13,6 +13,7 @@
 
 #include "store/mem_file.h"
 #include "store/message_log.h"
+#include "store/page_reader.h"
 
 namespace sluice::store::testing {
 
@@ -82,12 +83,36 @@ class LogFixture : public ::testing::Test {
     return l.ok() ? *l : 0;
   }
 
-  static std::vector<MessageId> ids_of(const Recovered& r, QueueId q) {
-    std::vector<MessageId> ids;
+  // The messages recovered for queue q, read back from the open log in queue order.
+  std::vector<ReadBack> read_back(const Recovered& r, QueueId q) const {
+    std::vector<ReadBack> out;
     auto it = r.queues.find(q);
-    if (it == r.queues.end()) return ids;
-    for (const auto& m : it->second) ids.push_back(m.id);
+    if (it == r.queues.end()) return out;
+    PageReader reader(*log_);
+    for (const OffsetRun& run : it->second.runs) {
+      for (std::uint32_t offset : run.offsets) {
+        auto m = reader.read(run.segment, offset);
+        EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().detail);
+        if (m.ok()) out.push_back(std::move(*m));
+      }
+    }
+    return out;
+  }
+
+  std::vector<MessageId> ids_of(const Recovered& r, QueueId q) const {
+    std::vector<MessageId> ids;
+    for (const ReadBack& m : read_back(r, q)) ids.push_back(m.message.id);
     return ids;
+  }
+
+  // What a queue holding messages at these positions passes to append_purge.
+  static std::vector<SegmentRefs> refs_of(const std::vector<Position>& held) {
+    std::vector<SegmentRefs> refs;
+    for (const Position& p : held) {
+      if (refs.empty() || refs.back().segment != p.segment) refs.push_back({p.segment, 0});
+      ++refs.back().count;
+    }
+    return refs;
   }
 
   std::string seg(SegmentId id) const { return log_format::segment_file_name(id); }
