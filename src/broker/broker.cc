@@ -1,10 +1,9 @@
 #include "broker/broker.h"
 
-#include "store/message_log.h"
-
 #include <algorithm>
 
 #include "broker/random_name.h"
+#include "store/message_log.h"
 
 namespace sluice::broker {
 namespace {

@@ -55,9 +55,9 @@ struct Consumer {
   ConsumerSink* sink = nullptr;
   bool no_ack = false;
   bool exclusive = false;
-  std::int64_t priority = 0;       // x-priority
-  std::uint32_t prefetch = 0;      // per-consumer basic.qos limit, 0 = none
-  std::uint32_t unacked = 0;       // deliveries not yet acked
+  std::int64_t priority = 0;   // x-priority
+  std::uint32_t prefetch = 0;  // per-consumer basic.qos limit, 0 = none
+  std::uint32_t unacked = 0;   // deliveries not yet acked
   std::shared_ptr<Queue> queue;
 };
 

@@ -10,8 +10,7 @@
 
 namespace sluice::broker {
 
-Queue::Queue(QueueSettings settings)
-    : BindingTarget(Kind::Queue), settings_(std::move(settings)) {}
+Queue::Queue(QueueSettings settings) : BindingTarget(Kind::Queue), settings_(std::move(settings)) {}
 
 Queue::~Queue() = default;
 
@@ -137,9 +136,8 @@ bool Queue::take_paged(QueueEntry& out) {
     reader_->reset();  // frees the read-ahead buffer
     page_out();
   }
-  Result<MessagePtr> message =
-      back ? message_from_store(std::move(back->message), back->position)
-           : Result<MessagePtr>(back.error());
+  Result<MessagePtr> message = back ? message_from_store(std::move(back->message), back->position)
+                                    : Result<MessagePtr>(back.error());
   if (!message) {
     // Its reference is dropped in memory only: should the record be readable after a
     // restart, it comes back then.
@@ -235,10 +233,9 @@ void Queue::requeue(std::vector<QueueEntry> entries) {
 
 void Queue::add_consumer(Consumer* consumer) {
   // Keep consumers ordered by priority; equal priorities in arrival order.
-  auto pos = std::upper_bound(consumers_.begin(), consumers_.end(), consumer,
-                              [](const Consumer* a, const Consumer* b) {
-                                return a->priority > b->priority;
-                              });
+  auto pos = std::upper_bound(
+      consumers_.begin(), consumers_.end(), consumer,
+      [](const Consumer* a, const Consumer* b) { return a->priority > b->priority; });
   consumers_.insert(pos, consumer);
   had_consumers_ = true;
   dispatch();

@@ -36,7 +36,7 @@
 namespace sluice::store {
 class MessageLog;
 class PageReader;
-}
+}  // namespace sluice::store
 
 namespace sluice::broker {
 
@@ -138,7 +138,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   std::size_t paged_count_ = 0;
   std::uint64_t paged_first_seq_ = 0;  // the seq of paged_'s next message
   std::unique_ptr<store::PageReader> reader_;
-  bool paging_failed_ = false;  // logged once
+  bool paging_failed_ = false;        // logged once
   std::vector<Consumer*> consumers_;  // sorted by priority, highest first
   std::size_t round_robin_ = 0;
   std::uint64_t next_seq_ = 1;

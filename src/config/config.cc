@@ -136,7 +136,7 @@ const std::vector<Setting>& settings() {
        uint_field(&Config::disk_free_limit, 0, ~0ull)},
       {"limits", "queue_resident_messages", "SLUICE_QUEUE_RESIDENT_MESSAGES",
        "--queue-resident-messages",
-       "Persistent messages a durable queue keeps in memory; the rest stay on disk",
+       "Ready messages a queue keeps in memory; the rest are paged out to disk",
        Kind::Integer, uint_field(&Config::queue_resident_messages, 1, ~0ull)},
       {"auth", "default_user", "SLUICE_DEFAULT_USER", "", "", Kind::String,
        string_field(&Config::default_user)},

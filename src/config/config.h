@@ -38,7 +38,7 @@ struct Config {
   double memory_high_watermark = 0.6;    // fraction of physical memory
   std::uint64_t memory_limit = 0;        // absolute bytes; overrides the fraction when set
   std::uint64_t disk_free_limit = 50'000'000;  // bytes free on the data directory's disk
-  // Ready persistent messages a durable queue keeps in memory; later ones stay on disk.
+  // Ready messages a queue keeps in memory; later ones are paged out to the message log.
   std::uint64_t queue_resident_messages = 10000;
 
   // Default identity, until users and permissions have their own store.

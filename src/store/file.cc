@@ -61,6 +61,12 @@ class PosixFile final : public File {
     return ok();
   }
 
+  void will_read(std::uint64_t offset, std::uint64_t length) override {
+    // Advice only: a failure costs a later read its head start, nothing else.
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                          POSIX_FADV_WILLNEED);
+  }
+
   Result<std::uint64_t> size() override {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) return io_error("stat", path_, errno);
@@ -169,7 +175,8 @@ Result<void> create_directories_durably(const std::string& path) {
   }
   if (ec) return io_error("stat", path, ec.value());
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", it->string(), errno);
+    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST)
+      return io_error("mkdir", it->string(), errno);
     if (auto r = PosixDirectory(it->parent_path().string()).sync(); !r) return r;
   }
   if (!std::filesystem::is_directory(path, ec)) return io_error("mkdir", path, ENOTDIR);

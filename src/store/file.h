@@ -33,6 +33,10 @@ class File {
   // end of the file).
   virtual Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
 
+  // A hint that [offset, offset + length) will be read soon: the OS may start reading it in
+  // the background. Does nothing where there is nothing to gain (memory files).
+  virtual void will_read(std::uint64_t /*offset*/, std::uint64_t /*length*/) {}
+
   // Makes everything appended so far durable (fdatasync).
   virtual Result<void> sync() = 0;
 

@@ -206,6 +206,10 @@ Position MessageLog::reserve(std::size_t size) {
 MessageLog::Chunk& MessageLog::tail_chunk(const Position& first) {
   if (pending_.empty() || pending_.back().segment != first.segment) {
     pending_.push_back(Chunk{.segment = first.segment, .start = first.offset});
+    if (!spare_buffers_.empty()) {
+      pending_.back().data = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+    }
   }
   return pending_.back();
 }
@@ -272,8 +276,22 @@ void MessageLog::sync_loop() {
       } else {
         report_failure(r.error());
       }
+      recycle(batch);
     }
     delete_segments(doomed);
+  }
+}
+
+// Hands written buffers back for the next appends: a busy log then fills buffers that are
+// already large instead of growing new ones (an mmap and copies per batch).
+void MessageLog::recycle(std::vector<Chunk>& batch) {
+  constexpr std::size_t kKeep = 2;              // buffers kept
+  constexpr std::size_t kLargest = 8ull << 20;  // larger ones are returned to the allocator
+  MutexLock lock(mu_);
+  for (Chunk& c : batch) {
+    if (spare_buffers_.size() >= kKeep || c.data.capacity() > kLargest) break;
+    c.data.clear();
+    spare_buffers_.push_back(std::move(c.data));
   }
 }
 
@@ -406,6 +424,10 @@ Result<std::size_t> MessageLog::read_written(SegmentId segment, std::uint64_t of
   auto file = reader_for(segment);
   if (!file) return file.error();
   return (*file)->read_at(offset, into.first(static_cast<std::size_t>(want)));
+}
+
+void MessageLog::prefetch(SegmentId segment, std::uint64_t offset, std::uint64_t length) const {
+  if (auto file = reader_for(segment)) (*file)->will_read(offset, length);
 }
 
 Result<std::shared_ptr<File>> MessageLog::reader_for(SegmentId segment) const {

@@ -129,6 +129,8 @@ class MessageLog {
   // Errors: not_written (offset at or past the written end), not_found, io_error.
   Result<std::size_t> read_written(SegmentId segment, std::uint64_t offset,
                                    std::span<std::uint8_t> into) const;
+  // Asks the OS to start reading [offset, offset + length) of `segment` in the background.
+  void prefetch(SegmentId segment, std::uint64_t offset, std::uint64_t length) const;
 
   // Writes and syncs everything appended, stops the sync thread. Idempotent.
   Result<void> close();
@@ -162,6 +164,7 @@ class MessageLog {
   Result<void> switch_segment(SegmentId segment);
   void report_durable(const std::vector<Chunk>& batch);
   void report_failure(const Error& e);
+  void recycle(std::vector<Chunk>& batch);
   void delete_segments(const std::vector<SegmentId>& ids);
   Result<std::shared_ptr<File>> reader_for(SegmentId segment) const;
 
@@ -174,6 +177,7 @@ class MessageLog {
   bool stopping_ GUARDED_BY(mu_) = false;
   std::optional<Error> failed_ GUARDED_BY(mu_);
   std::vector<Chunk> pending_ GUARDED_BY(mu_);
+  std::vector<Bytes> spare_buffers_ GUARDED_BY(mu_);  // written chunks' buffers, for reuse
   std::vector<SegmentId> deletions_ GUARDED_BY(mu_);
   std::map<SegmentId, SegmentState> segments_ GUARDED_BY(mu_);
   SegmentId tail_segment_ GUARDED_BY(mu_) = 0;

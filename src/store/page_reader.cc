@@ -45,8 +45,7 @@ void PageReader::reset() {
 }
 
 Result<bool> PageReader::fill(SegmentId segment, std::uint64_t offset, std::size_t n) {
-  if (segment == buf_segment_ && offset >= buf_start_ &&
-      offset + n <= buf_start_ + buf_.size()) {
+  if (segment == buf_segment_ && offset >= buf_start_ && offset + n <= buf_start_ + buf_.size()) {
     return true;
   }
   // Read from the record on: the queue's next records follow it.
@@ -59,6 +58,8 @@ Result<bool> PageReader::fill(SegmentId segment, std::uint64_t offset, std::size
   buf_.resize(*got);
   buf_segment_ = segment;
   buf_start_ = offset;
+  // The loop reads synchronously: have the OS fetch the next buffers while these are served.
+  log_.prefetch(segment, offset + buf_.size(), kPrefetchBuffers * buffer_size_);
   return *got >= n;
 }
 

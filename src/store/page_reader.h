@@ -4,7 +4,9 @@
 //
 // A queue that pages out keeps only the segment and offset of each message's record. Those
 // records are mostly consecutive in the log, so the reader reads ahead: one pread fills a
-// buffer that serves the records that follow, instead of one pread per message. A record is
+// buffer that serves the records that follow, instead of one pread per message, and the OS is
+// asked (posix_fadvise) to fetch the next buffers meanwhile, so that the broker loop, which
+// reads synchronously, seldom waits for the disk. A record is
 // checked again (length, checksum, type) when read back; the bytes came from disk.
 //
 // Used by one queue on the broker loop. Borrows the log, which must outlive it.
@@ -30,6 +32,8 @@ struct ReadBack {
 class PageReader {
  public:
   static constexpr std::size_t kDefaultBufferSize = 256 << 10;
+  // After each read, the OS is asked to read this many buffers further in the background.
+  static constexpr std::size_t kPrefetchBuffers = 4;
 
   explicit PageReader(const MessageLog& log, std::size_t buffer_size = kDefaultBufferSize)
       : log_(log), buffer_size_(buffer_size) {}

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "store/errc.h"
 
 namespace sluice::store {
@@ -72,7 +74,10 @@ bool read_longbytes(ByteReader& r, Bytes& out) {
 }
 
 void encode_message_as(RecordType type, const MessageRecord& m, Bytes& out) {
-  out.reserve(out.size() + framed_size(m));
+  // Grow geometrically: the log appends many records to one buffer, and reserving exactly
+  // what each needs would copy the whole buffer on every append.
+  const std::size_t needed = out.size() + framed_size(m);
+  if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   std::size_t start = begin_record(type, out);
   ByteWriter w(out);
   w.u64(m.id);

@@ -233,12 +233,13 @@ void Replayer::on_message(SegmentId segment, const RecordView& r, const MessageH
 }
 
 void Replayer::add(QueueReplay& q, SegmentId segment, MessageId id, std::uint32_t offset) {
-  bool grows = q.slices.empty() || q.slices.back().id_deltas.empty() ||
-               id > q.slices.back().last_id();
+  bool grows =
+      q.slices.empty() || q.slices.back().id_deltas.empty() || id > q.slices.back().last_id();
   if (!grows && !q.unordered) {
-    logger()->warn("message ids do not grow along the log segment={} offset={} message={}; "
-                   "acks are matched by a slower search",
-                   segment, offset, id);
+    logger()->warn(
+        "message ids do not grow along the log segment={} offset={} message={}; "
+        "acks are matched by a slower search",
+        segment, offset, id);
     q.unordered = true;
   }
   if (q.slices.empty() || q.slices.back().segment != segment || !grows ||

@@ -50,8 +50,8 @@ class QueuePaging : public ::testing::Test {
   }
 
   QueuePtr make_queue(std::uint64_t store_id) {
-    auto q = std::make_shared<Queue>(QueueSettings{.name = "q", .durable = store_id != 0,
-                                                   .store_id = store_id});
+    auto q = std::make_shared<Queue>(
+        QueueSettings{.name = "q", .durable = store_id != 0, .store_id = store_id});
     q->attach_log(log_.get());
     return q;
   }

@@ -1,7 +1,6 @@
 #include "store/mem_file.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -91,8 +90,8 @@ namespace sluice::store {
 namespace {
 
 TEST(CreateDirectoriesDurably, CreatesMissingParentsAndIsIdempotent) {
-  const auto root = std::filesystem::temp_directory_path() /
-                    ("sluice-mkdir-test-" + std::to_string(::getpid()));
+  const auto root =
+      std::filesystem::temp_directory_path() / ("sluice-mkdir-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(root);
   const auto deep = root / "a" / "b" / "c";
   ASSERT_TRUE(create_directories_durably(deep.string()).ok());
