@@ -169,9 +169,20 @@ void Queue::record_ack(const QueueEntry& entry) {
   }
 }
 
-// Releases every log record the ready messages hold: one purge record for a durable queue,
-// nothing written for another (it holds paged copies only).
-void Queue::release_all() {
+void Queue::track_delivery(const QueueEntry& entry) {
+  if (entry.stored_id != 0 && stores_messages()) {
+    outstanding_.emplace(entry.stored_id, entry.position);
+  }
+}
+
+void Queue::untrack_delivery(const QueueEntry& entry) {
+  if (entry.stored_id != 0) outstanding_.erase(entry.stored_id);
+}
+
+// Releases every log record the ready messages hold: one purge record for a durable queue
+// (naming the messages out for delivery, which a purge keeps), nothing written for another
+// (it holds paged copies only).
+void Queue::release_all(bool keep_outstanding) {
   if (log_ == nullptr) return;
   std::map<store::SegmentId, std::uint64_t> by_segment;
   auto count = [&](const QueueEntry& e) {
@@ -180,12 +191,20 @@ void Queue::release_all() {
   for (const QueueEntry& e : head_) count(e);
   for (const QueueEntry& e : tail_) count(e);
   for (const PagedRun& r : paged_) by_segment[r.run.segment] += r.run.offsets.size() - r.next;
-  if (by_segment.empty()) return;
-  std::vector<store::SegmentRefs> held;
-  for (auto [segment, n] : by_segment) held.push_back({segment, n});
+  std::vector<store::HeldMessage> held;
+  if (keep_outstanding && stores_messages()) {
+    for (const auto& [id, position] : outstanding_) {
+      held.push_back({id, position.segment, position.offset});
+    }
+    std::sort(held.begin(), held.end(),
+              [](const store::HeldMessage& a, const store::HeldMessage& b) { return a.id < b.id; });
+  }
+  if (by_segment.empty() && held.empty()) return;
+  std::vector<store::SegmentRefs> dropped;
+  for (auto [segment, n] : by_segment) dropped.push_back({segment, n});
   if (!stores_messages()) {
-    log_->release_paged(held);
-  } else if (auto r = log_->append_purge(settings_.store_id, held); !r) {
+    log_->release_paged(dropped);
+  } else if (auto r = log_->append_purge(settings_.store_id, dropped, held); !r) {
     log::get("store")->error("queue={} cannot record purge: {}", name(), r.error().detail);
   }
 }
@@ -195,8 +214,12 @@ std::optional<QueueEntry> Queue::get(bool track) {
   do {
     if (empty()) return std::nullopt;
   } while (!take_front(entry));
-  if (!track) record_ack(entry);
-  if (track) ++unacked_;
+  if (track) {
+    ++unacked_;
+    track_delivery(entry);
+  } else {
+    record_ack(entry);
+  }
   ++stats_.delivered;
   if (entry.redelivered) ++stats_.redelivered;
   return entry;
@@ -205,6 +228,7 @@ std::optional<QueueEntry> Queue::get(bool track) {
 void Queue::settle(const QueueEntry& entry) {
   BROKER_ASSERT(unacked_ > 0);
   --unacked_;
+  untrack_delivery(entry);
   ++stats_.acked;
   record_ack(entry);
 }
@@ -212,6 +236,7 @@ void Queue::settle(const QueueEntry& entry) {
 void Queue::requeue(std::vector<QueueEntry> entries) {
   BROKER_ASSERT(unacked_ >= entries.size());
   unacked_ -= entries.size();
+  for (const auto& e : entries) untrack_delivery(e);
   if (deleted_) {
     // The queue is gone; its purge record did not cover messages that were out on channels.
     for (const auto& e : entries) record_ack(e);
@@ -249,9 +274,11 @@ bool Queue::remove_consumer(Consumer* consumer) {
   return consumers_.empty() && settings_.auto_delete && had_consumers_ && !deleted_;
 }
 
-std::size_t Queue::purge() {
+std::size_t Queue::purge() { return drop_ready(true); }
+
+std::size_t Queue::drop_ready(bool keep_outstanding) {
   const std::size_t n = message_count();
-  release_all();
+  release_all(keep_outstanding);
   head_.clear();
   paged_.clear();
   tail_.clear();
@@ -262,7 +289,8 @@ std::size_t Queue::purge() {
 
 std::size_t Queue::mark_deleted() {
   deleted_ = true;
-  const std::size_t n = purge();
+  // Messages out for delivery are not kept: the queue is gone, and so are they at a restart.
+  const std::size_t n = drop_ready(false);
   // Sinks remove consumers from their channels; detach first so they need not call back.
   std::vector<Consumer*> consumers;
   consumers.swap(consumers_);
@@ -309,6 +337,7 @@ void Queue::dispatch() {
       record_ack(entry);
     } else {
       ++unacked_;
+      track_delivery(entry);
     }
     c->sink->deliver(*c, shared_from_this(), std::move(entry));
   }

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "amqp/field_table.h"
@@ -120,7 +121,10 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
 
   Consumer* next_consumer();
   void record_ack(const QueueEntry& entry);
-  void release_all();
+  void track_delivery(const QueueEntry& entry);
+  void untrack_delivery(const QueueEntry& entry);
+  std::size_t drop_ready(bool keep_outstanding);
+  void release_all(bool keep_outstanding);
   bool empty() const { return head_.empty() && paged_count_ == 0 && tail_.empty(); }
   void push_back(QueueEntry entry);
   void write_paged_copy(QueueEntry& entry);
@@ -138,6 +142,9 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   std::size_t paged_count_ = 0;
   std::uint64_t paged_first_seq_ = 0;  // the seq of paged_'s next message
   std::unique_ptr<store::PageReader> reader_;
+  // Stored messages out for delivery and not acked, by message id: a purge's log record
+  // lists them as still held, so that a restart does not lose them.
+  std::unordered_map<store::MessageId, store::Position> outstanding_;
   bool paging_failed_ = false;        // logged once
   std::vector<Consumer*> consumers_;  // sorted by priority, highest first
   std::size_t round_robin_ = 0;

@@ -155,15 +155,16 @@ Result<Lsn> MessageLog::append_ack(MessageId message, QueueId queue, const Posit
   return lsn;
 }
 
-Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const SegmentRefs> held) {
+Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const SegmentRefs> dropped,
+                                     std::span<const HeldMessage> still_held) {
   Lsn lsn = 0;
   {
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
-    Position at = reserve(kPurgeFramedSize);
+    Position at = reserve(purge_framed_size(still_held.size()));
     Chunk& c = tail_chunk(at);
-    encode_purge(queue, c.data);
-    for (const SegmentRefs& h : held) release(h.segment, h.count, at.segment);
+    encode_purge(queue, still_held, c.data);
+    for (const SegmentRefs& h : dropped) release(h.segment, h.count, at.segment);
     lsn = finish_append(c, false, at.length);
   }
   cv_.notify_one();

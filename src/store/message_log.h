@@ -110,10 +110,12 @@ class MessageLog {
   // append_message or recovery). REQUIRES: the queue holds the message and has not acked it.
   Result<Lsn> append_ack(MessageId message, QueueId queue, const Position& where);
 
-  // Records that `queue` dropped every message it holds (purge or queue deletion); `held`
-  // counts them by segment. One record, however many messages. REQUIRES: `held` is exactly
-  // what the queue holds un-acked.
-  Result<Lsn> append_purge(QueueId queue, std::span<const SegmentRefs> held);
+  // Records that `queue` dropped every message it holds (purge or queue deletion), except
+  // `still_held`: messages out for delivery, which it keeps until they are acked. `dropped`
+  // counts the others by segment. One record, however many messages. REQUIRES: `dropped` and
+  // `still_held` are exactly what the queue holds un-acked; still_held sorted by id.
+  Result<Lsn> append_purge(QueueId queue, std::span<const SegmentRefs> dropped,
+                           std::span<const HeldMessage> still_held = {});
 
   // Drops references to Paged records (delivered, or their queue purged). Writes nothing.
   // REQUIRES: each reference was taken by append_paged() and not released yet.

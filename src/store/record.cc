@@ -147,9 +147,18 @@ void encode_ack(const AckRecord& a, Bytes& out) {
   finish_record(start, out);
 }
 
-void encode_purge(QueueId queue, Bytes& out) {
+void encode_purge(QueueId queue, std::span<const HeldMessage> held, Bytes& out) {
   std::size_t start = begin_record(RecordType::Purge, out);
-  ByteWriter(out).u64(queue);
+  ByteWriter w(out);
+  w.u64(queue);
+  if (!held.empty()) {  // a purge without held messages keeps version 1's layout
+    w.u32(static_cast<std::uint32_t>(held.size()));
+    for (const HeldMessage& h : held) {
+      w.u64(h.id);
+      w.u64(h.segment);
+      w.u32(h.offset);
+    }
+  }
   finish_record(start, out);
 }
 
@@ -195,9 +204,18 @@ bool decode_ack(ByteSpan payload, AckRecord& out) {
   return r.read_u64(out.message) && r.read_u64(out.queue) && r.empty();
 }
 
-bool decode_purge(ByteSpan payload, QueueId& out) {
+bool decode_purge(ByteSpan payload, PurgeRecord& out) {
   ByteReader r(payload);
-  return r.read_u64(out) && r.empty();
+  out.held.clear();
+  if (!r.read_u64(out.queue)) return false;
+  if (r.empty()) return true;
+  std::uint32_t n = 0;
+  if (!r.read_u32(n) || n == 0 || r.remaining() != std::size_t{n} * 20) return false;
+  out.held.resize(n);
+  for (HeldMessage& h : out.held) {
+    if (!(r.read_u64(h.id) && r.read_u64(h.segment) && r.read_u32(h.offset))) return false;
+  }
+  return true;
 }
 
 }  // namespace sluice::store

@@ -44,6 +44,21 @@ struct AckRecord {
   QueueId queue = 0;
 };
 
+// A message a purged queue still holds: it was out for delivery, not acked, when the queue
+// was purged, so the purge does not retire it.
+struct HeldMessage {
+  MessageId id = 0;
+  SegmentId segment = 0;
+  std::uint32_t offset = 0;
+
+  friend bool operator==(const HeldMessage&, const HeldMessage&) = default;
+};
+
+struct PurgeRecord {
+  QueueId queue = 0;
+  std::vector<HeldMessage> held;  // sorted by id
+};
+
 // What recovery needs from a Message record: the rest (names, body) is left unread.
 struct MessageHeaderView {
   MessageId id = 0;
@@ -59,14 +74,17 @@ Result<void> validate_paged(const MessageRecord& m);
 // Framed size of a record, header included. REQUIRES: validate(m).ok().
 std::size_t framed_size(const MessageRecord& m);
 inline constexpr std::size_t kAckFramedSize = log_format::kRecordHeaderSize + 16;
-inline constexpr std::size_t kPurgeFramedSize = log_format::kRecordHeaderSize + 8;
+// A purge with `held` messages still held.
+inline constexpr std::size_t purge_framed_size(std::size_t held) {
+  return log_format::kRecordHeaderSize + 8 + (held == 0 ? 0 : 4 + 20 * held);
+}
 
 // REQUIRES: validate(m).ok().
 void encode_message(const MessageRecord& m, Bytes& out);
 // REQUIRES: validate_paged(m).ok().
 void encode_paged(const MessageRecord& m, Bytes& out);
 void encode_ack(const AckRecord& a, Bytes& out);
-void encode_purge(QueueId queue, Bytes& out);
+void encode_purge(QueueId queue, std::span<const HeldMessage> held, Bytes& out);
 
 // Return false if the payload does not parse (including trailing bytes).
 [[nodiscard]] bool decode_message(ByteSpan payload, StoredMessage& out);
@@ -79,6 +97,6 @@ void encode_purge(QueueId queue, Bytes& out);
 // why the record is bad. `type` says which of the two it was.
 [[nodiscard]] const char* decode_framed_message(ByteSpan framed, StoredMessage& out,
                                                 log_format::RecordType& type);
-[[nodiscard]] bool decode_purge(ByteSpan payload, QueueId& out);
+[[nodiscard]] bool decode_purge(ByteSpan payload, PurgeRecord& out);
 
 }  // namespace sluice::store

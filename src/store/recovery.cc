@@ -63,7 +63,7 @@ class Replayer {
   void on_message(SegmentId segment, const RecordView& r, const MessageHeaderView& m);
   void add(QueueReplay& q, SegmentId segment, MessageId id, std::uint32_t offset);
   void on_ack(SegmentId segment, const AckRecord& a);
-  void on_purge(SegmentId segment, QueueId queue);
+  void on_purge(SegmentId segment, const PurgeRecord& purge);
   void release(SegmentId acking_segment, Slice& slice, std::size_t index);
   void report_progress(SegmentId segment);
   void collect(RecoveryResult& out);
@@ -215,9 +215,9 @@ bool Replayer::apply(SegmentId segment, const RecordView& r) {
       return true;
     }
     case RecordType::Purge: {
-      QueueId q = 0;
-      if (!decode_purge(r.payload, q)) return false;
-      on_purge(segment, q);
+      PurgeRecord p;
+      if (!decode_purge(r.payload, p)) return false;
+      on_purge(segment, p);
       return true;
     }
     case RecordType::Paged:
@@ -283,15 +283,24 @@ void Replayer::on_ack(SegmentId segment, const AckRecord& a) {
   }
 }
 
-void Replayer::on_purge(SegmentId segment, QueueId queue) {
-  auto q = queues_.find(queue);
-  if (q == queues_.end()) return;
-  for (Slice& s : q->second.slices) {
-    if (s.live == 0) continue;
-    result_.segments[s.segment].live -= s.live;
-    if (s.segment != segment) result_.segments[segment].ack_targets.insert(s.segment);
+void Replayer::on_purge(SegmentId segment, const PurgeRecord& purge) {
+  auto q = queues_.find(purge.queue);
+  if (q != queues_.end()) {
+    for (Slice& s : q->second.slices) {
+      if (s.live == 0) continue;
+      result_.segments[s.segment].live -= s.live;
+      if (s.segment != segment) result_.segments[segment].ack_targets.insert(s.segment);
+    }
+    queues_.erase(q);
   }
-  queues_.erase(q);
+  // Messages out for delivery at the purge stay until acked. One whose segment is gone was
+  // acked since (the ack outlived the segment, and the segment the acks).
+  for (const HeldMessage& h : purge.held) {
+    auto seg = result_.segments.find(h.segment);
+    if (seg == result_.segments.end()) continue;
+    ++seg->second.live;
+    add(queues_[purge.queue], h.segment, h.id, h.offset);
+  }
 }
 
 // Message `index` of `slice` is acked, by a record in `acking_segment`.

@@ -217,5 +217,40 @@ TEST_F(Paging, RecoveryMatchesAcksEvenIfIdsDoNotGrow) {
   EXPECT_EQ(ids_of(r, 1), (std::vector<MessageId>{50, 20, 30}));
 }
 
+TEST_F(Paging, PurgeKeepsMessagesOutForDeliveryUntilAcked) {
+  options_.segment_size = 4096;
+  open();
+  std::vector<std::pair<testing::TestMessage, Appended>> sent;
+  for (int i = 1; i <= 10; ++i) {
+    auto m = message(i, {1}, std::string(700, 'h'));
+    sent.emplace_back(m, append(m));
+  }
+  // Messages 2 and 9 are out for delivery when the queue is purged.
+  std::vector<HeldMessage> held;
+  std::vector<Position> dropped;
+  for (auto& [m, a] : sent) {
+    if (m.id == 2 || m.id == 9) {
+      held.push_back({m.id, a.position.segment, a.position.offset});
+    } else {
+      dropped.push_back(a.position);
+    }
+  }
+  ASSERT_TRUE(log_->append_purge(1, refs_of(dropped), held).ok());
+  append(message(11, {1}));
+  close();
+
+  Recovered r = open();
+  EXPECT_EQ(ids_of(r, 1), (std::vector<MessageId>{2, 9, 11}));
+  // Acked after the restart: then it is gone for good, and so is its segment once empty.
+  auto back = read_back(r, 1);
+  ASSERT_EQ(back.size(), 3u);
+  ack(sent[1].first, 1, back[0].position);
+  close();
+  r = open();
+  EXPECT_EQ(ids_of(r, 1), (std::vector<MessageId>{9, 11}));
+  close();
+  EXPECT_FALSE(fs_->exists(seg(sent[1].second.position.segment)));
+}
+
 }  // namespace
 }  // namespace sluice::store::tests

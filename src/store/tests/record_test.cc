@@ -46,11 +46,28 @@ TEST(Record, AckAndPurgeRoundTrip) {
   EXPECT_EQ(a.queue, 6u);
 
   framed.clear();
-  encode_purge(11, framed);
-  ASSERT_EQ(framed.size(), kPurgeFramedSize);
-  QueueId q = 0;
-  ASSERT_TRUE(decode_purge(payload_of(framed), q));
-  EXPECT_EQ(q, 11u);
+  encode_purge(11, {}, framed);
+  ASSERT_EQ(framed.size(), purge_framed_size(0));
+  PurgeRecord p;
+  ASSERT_TRUE(decode_purge(payload_of(framed), p));
+  EXPECT_EQ(p.queue, 11u);
+  EXPECT_TRUE(p.held.empty());
+
+  framed.clear();
+  const std::vector<HeldMessage> held = {{7, 1, 24}, {9, 2, 4096}};
+  encode_purge(12, held, framed);
+  ASSERT_EQ(framed.size(), purge_framed_size(2));
+  ASSERT_TRUE(decode_purge(payload_of(framed), p));
+  EXPECT_EQ(p.queue, 12u);
+  EXPECT_EQ(p.held, held);
+  // A held list that does not fill the payload exactly is refused.
+  const ByteSpan view = payload_of(framed);
+  Bytes payload(view.begin(), view.end());
+  for (std::size_t n = 9; n < payload.size(); ++n) {  // 8 bytes alone: a purge holding none
+    EXPECT_FALSE(decode_purge(ByteSpan(payload).first(n), p)) << n;
+  }
+  payload.push_back(0);
+  EXPECT_FALSE(decode_purge(payload, p));
 }
 
 TEST(Record, DecodeRejectsEveryTruncationAndTrailingBytes) {
