@@ -112,8 +112,11 @@ def test_long_transient_queues_page_out_too_and_are_gone_after_restart(start_bro
     publish(b.port, "mixed", durable=True, delivery_mode=1)  # transient in a durable queue
     measure = not sanitized_build()
     grown = resident_bytes(b.proc.pid) - idle
-    # Two queues of 125 MiB of bodies each: without paging, 250 MiB.
-    assert not measure or grown < 60 * MIB, f"resident memory grew by {grown / MIB:.0f} MiB"
+    # Two queues of 125 MiB of bodies each: without paging, over 250 MiB. Without confirms to
+    # wait for, the publisher runs ahead of the disk by up to the broker's 32 MiB flow limit,
+    # and bodies waiting to be written are held twice (message and log buffer); allow that,
+    # and the allocator's slack, on a busy machine.
+    assert not measure or grown < 150 * MIB, f"resident memory grew by {grown / MIB:.0f} MiB"
     # Bodies beyond the first 50 of each queue went to disk instead, all but a few in flight.
     assert segment_bytes(data) > 2 * (COUNT - 100) * SIZE
 
