@@ -15,6 +15,7 @@
 #include "amqp/reply_code.h"
 #include "broker/broker.h"
 #include "common/assert.h"
+#include "common/log_budget.h"
 
 namespace sluice::amqp {
 namespace {
@@ -456,8 +457,12 @@ void Connection::fail_connection(const Error& error, std::uint16_t class_id,
   if (state_ == State::Closing || state_ == State::Closed) return;
   const ReplyCode code = to_reply_code(error.code);
   std::string text = reply_text(code, error.detail);
-  // TODO: rate-limit this line; a client can trigger it at will by reconnecting.
-  logger()->warn("conn={} peer={} closing connection: {}", id_, name_, text);
+  // A client can trigger this line at will by reconnecting: rate-limited, across connections.
+  static log::LogBudget budget(20, std::chrono::seconds(10));
+  if (std::uint64_t held = 0; budget.allow(held)) {
+    logger()->warn("conn={} peer={} closing connection: {}{}", id_, name_, text,
+                   log::held_back_note(held));
+  }
   start_closing(static_cast<std::uint16_t>(code), std::move(text), class_id, method_id);
 }
 

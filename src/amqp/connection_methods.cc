@@ -8,6 +8,7 @@
 #include "amqp/sasl.h"
 #include "amqp/server_properties.h"
 #include "broker/broker.h"
+#include "common/log_budget.h"
 
 namespace sluice::amqp {
 namespace {
@@ -125,8 +126,13 @@ Result<void> Connection::on_start_ok(const method::ConnectionStartOk& m) {
 // A refused login is an ACCESS_REFUSED close when the client said it understands one
 // (authentication_failure_close); otherwise the spec says to just drop the socket.
 Result<void> Connection::refuse_login(const Error& error, std::string_view mechanism) {
-  // TODO: rate-limit; a client can trigger this line at will.
-  logger()->warn("conn={} peer={} login refused: {}", id_, name_, error.detail);
+  // A client can trigger this line at will: rate-limited, across connections. The audit
+  // trail, not this log, is where every refusal is to be kept.
+  static log::LogBudget budget(20, std::chrono::seconds(10));
+  if (std::uint64_t held = 0; budget.allow(held)) {
+    logger()->warn("conn={} peer={} login refused: {}{}", id_, name_, error.detail,
+                   log::held_back_note(held));
+  }
   if (!client_capability(ClientCapability::AuthenticationFailureClose)) {
     teardown("login refused");
     return ok();

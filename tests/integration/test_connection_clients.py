@@ -327,3 +327,19 @@ def test_channel_close_handshake(broker):
         # The channel number is free again.
         c.open_channel(1)
         c.close_cleanly()
+
+
+def test_refused_logins_are_logged_at_a_bounded_rate(start_broker):
+    import pika
+
+    # A client retrying a wrong password in a loop must not flood the log: 20 lines per 10 s
+    # get through (the next one after that says how many were held back).
+    b = start_broker()
+    creds = pika.PlainCredentials("guest", "not-the-password")
+    for _ in range(40):
+        with pytest.raises(pika.exceptions.ProbableAuthenticationError):
+            pika.BlockingConnection(pika_params(b.port, credentials=creds))
+    refused = [ln for ln in b.log().splitlines() if "login refused" in ln]
+    assert 1 <= len(refused) <= 20, len(refused)
+    # Still refused properly, and a right password still works.
+    pika.BlockingConnection(pika_params(b.port)).close()
