@@ -75,6 +75,8 @@ run_integration() {
   if "$py" -c 'import pytest_timeout' 2>/dev/null; then
     extra+=(--timeout=180)
   fi
+  # A client thread that dies of an exception is a failure of its test, not a warning.
+  extra+=(-W error::pytest.PytestUnhandledThreadExceptionWarning)
   # shellcheck disable=SC2086
   (cd "$repo" && SLUICE_BIN="$build/bin/sluice" timeout -k 10 "$integration_timeout" \
     "$py" -m pytest tests/integration -p no:cacheprovider -q -rfE \
