@@ -147,7 +147,7 @@ class Channel final : public broker::ConsumerSink, public broker::DurabilityWait
   Result<store::Lsn> persist(broker::Message& message,
                              const std::vector<broker::QueuePtr>& queues);
   Result<void> publish_direct_reply(const broker::MessagePtr& message, bool mandatory);
-  void send_return(const broker::Message& message, std::uint16_t code, std::string_view text);
+  void send_return(const broker::MessagePtr& message, std::uint16_t code, std::string_view text);
   void confirm_published(store::Lsn lsn = 0);
 
   // Consuming and acknowledging (channel_consume.cc).

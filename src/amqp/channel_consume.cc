@@ -171,7 +171,7 @@ Result<void> Channel::get(const method::BasicGet& m) {
                          .exchange = message->exchange,
                          .routing_key = message->routing_key,
                          .message_count = static_cast<std::uint32_t>((*queue)->message_count())},
-      *message);
+      message);
   return ok();
 }
 
@@ -312,7 +312,7 @@ void Channel::deliver(broker::Consumer& consumer, const broker::QueuePtr& queue,
                                                 .redelivered = redelivered,
                                                 .exchange = message->exchange,
                                                 .routing_key = message->routing_key},
-                           *message);
+                           message);
 }
 
 void Channel::cancelled_by_queue(broker::Consumer& consumer) {

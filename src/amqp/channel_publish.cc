@@ -106,7 +106,7 @@ Result<void> Channel::route_and_enqueue(const std::shared_ptr<broker::Message>& 
   }
   store::Lsn lsn = 0;
   if (route_scratch_.empty()) {
-    if (mandatory) send_return(*message, 312, "NO_ROUTE");
+    if (mandatory) send_return(message, 312, "NO_ROUTE");
   } else {
     if (message->persistent()) {
       auto written = persist(*message, route_scratch_);
@@ -156,20 +156,20 @@ Result<void> Channel::publish_direct_reply(const broker::MessagePtr& message, bo
     consumer->sink->deliver(*consumer, nullptr, broker::QueueEntry{.message = message});
   } else if (mandatory) {
     // The requester went away: returned if mandatory, else dropped, as RabbitMQ does.
-    send_return(*message, 312, "NO_ROUTE");
+    send_return(message, 312, "NO_ROUTE");
   }
   confirm_published();
   return ok();
 }
 
-void Channel::send_return(const broker::Message& message, std::uint16_t code,
+void Channel::send_return(const broker::MessagePtr& message, std::uint16_t code,
                           std::string_view text) {
   ++stats_.returned;
   connection_.send_message(id_,
                            method::BasicReturn{.reply_code = code,
                                                .reply_text = std::string(text),
-                                               .exchange = message.exchange,
-                                               .routing_key = message.routing_key},
+                                               .exchange = message->exchange,
+                                               .routing_key = message->routing_key},
                            message);
 }
 

@@ -23,6 +23,8 @@ namespace {
 constexpr std::uint8_t kProtocolHeader[8] = {'A', 'M', 'Q', 'P', 0, 0, 9, 1};
 constexpr std::size_t kInitialReadBuffer = 32 * 1024;
 constexpr std::size_t kMinReadSpace = 4096;
+// Bodies this large are written from the message (scatter/gather), not copied for output.
+constexpr std::size_t kBodyByReference = 64 * 1024;
 
 std::string connection_name(const net::Stream& stream) {
   return net::to_string(stream.remote_endpoint()) + " -> " +
@@ -251,17 +253,26 @@ void Connection::schedule_flush() {
 }
 
 void Connection::send_message(std::uint16_t channel, const Method& method,
-                              const broker::Message& message) {
+                              const broker::MessagePtr& message) {
   send_method(channel, method);
-  append_frame(out_, FrameType::Header, channel, message.encoded_header);
-  // TODO: large bodies are copied into the output buffer; writing them by reference with
-  // scatter/gather would save a copy per delivery.
-  const std::size_t chunk = frame_max_ == 0 ? message.body.size() : frame_max_ - kFrameOverhead;
-  for (std::size_t pos = 0; pos < message.body.size(); pos += chunk) {
-    const std::size_t n = std::min(chunk, message.body.size() - pos);
-    append_frame(out_, FrameType::Body, channel, ByteSpan(message.body).subspan(pos, n));
+  append_frame(out_, FrameType::Header, channel, message->encoded_header);
+  const ByteSpan body(message->body);
+  const std::size_t chunk = frame_max_ == 0 ? body.size() : frame_max_ - kFrameOverhead;
+  // Copying a small body is cheaper than one more iovec; a large one is sent from where it is.
+  const bool by_reference = body.size() >= kBodyByReference;
+  for (std::size_t pos = 0; pos < body.size(); pos += chunk) {
+    const ByteSpan payload = body.subspan(pos, std::min(chunk, body.size() - pos));
+    if (!by_reference) {
+      append_frame(out_, FrameType::Body, channel, payload);
+      continue;
+    }
+    const std::size_t start = begin_frame(out_, FrameType::Body, channel);
+    ByteWriter(out_).patch_u32(start + 3, static_cast<std::uint32_t>(payload.size()));
+    out_refs_.push_back(BodyRef{out_.size(), message, payload});
+    out_ref_bytes_ += payload.size();
+    out_.push_back(kFrameEnd);
   }
-  ConnectionStats::add(stats_.send_frames, 1 + (message.body.size() + chunk - 1) / chunk);
+  ConnectionStats::add(stats_.send_frames, 1 + (body.size() + chunk - 1) / chunk);
 }
 
 void Connection::flush() {
@@ -272,10 +283,21 @@ void Connection::flush() {
   confirm_channels_.clear();
   if (out_.empty()) return;
   std::swap(out_, writing_);
+  std::swap(out_refs_, writing_refs_);
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(2 * writing_refs_.size() + 1);
+  std::size_t from = 0;
+  for (const BodyRef& r : writing_refs_) {
+    buffers.push_back(asio::buffer(writing_.data() + from, r.at - from));
+    buffers.push_back(asio::buffer(r.payload.data(), r.payload.size()));
+    from = r.at;
+  }
+  buffers.push_back(asio::buffer(writing_.data() + from, writing_.size() - from));
   write_in_flight_ = true;
   last_sent_ = std::chrono::steady_clock::now();
-  ConnectionStats::add(stats_.send_oct, writing_.size());
-  stream_->async_write({asio::buffer(writing_)},
+  ConnectionStats::add(stats_.send_oct, writing_.size() + out_ref_bytes_);
+  out_ref_bytes_ = 0;
+  stream_->async_write(std::move(buffers),
                        [self = shared_from_this()](const std::error_code& ec, std::size_t) {
                          self->on_written(ec);
                        });
@@ -284,6 +306,7 @@ void Connection::flush() {
 void Connection::on_written(const std::error_code& ec) {
   write_in_flight_ = false;
   writing_.clear();
+  writing_refs_.clear();
   if (state_ == State::Closed) return;
   if (ec) {
     teardown("socket error while writing: " + ec.message());

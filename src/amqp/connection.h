@@ -85,7 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // of the current event.
   void send_method(std::uint16_t channel, const Method& method);
   // A content-bearing method followed by a message's header and body.
-  void send_message(std::uint16_t channel, const Method& method, const broker::Message& message);
+  void send_message(std::uint16_t channel, const Method& method,
+                    const broker::MessagePtr& message);
   const Limits& limits() const { return context_.limits; }
 
   // A channel has publisher confirms to send; they leave coalesced (one basic.ack with
@@ -94,7 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Queued output is above the high-water mark: queues hold deliveries back until it drains,
   // so a slow consumer costs the broker its queue, not unbounded connection buffers.
-  bool output_congested() const { return out_.size() >= kOutputHighWater; }
+  bool output_congested() const { return out_.size() + out_ref_bytes_ >= kOutputHighWater; }
   // A queue held a delivery back because of output_congested(): resume once drained.
   void note_deliveries_held() { deliveries_held_ = true; }
 
@@ -177,9 +178,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint16_t frame_class_id_ = 0;
   std::uint16_t frame_method_id_ = 0;
 
-  // Output: frames collect in out_ while writing_ is on the wire.
+  // Output: frames collect in out_ while writing_ is on the wire. A large body is not copied
+  // into them: its frame's header and end octet are, and a BodyRef says where its payload
+  // goes, which is written from the message itself (scatter/gather).
+  struct BodyRef {
+    std::size_t at = 0;  // offset in the buffer where the payload belongs
+    broker::MessagePtr message;  // keeps the bytes alive until written
+    ByteSpan payload;
+  };
   Bytes out_;
   Bytes writing_;
+  std::vector<BodyRef> out_refs_;
+  std::vector<BodyRef> writing_refs_;
+  std::size_t out_ref_bytes_ = 0;  // payload bytes of out_refs_
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
   bool deliveries_held_ = false;  // see note_deliveries_held()
