@@ -47,13 +47,16 @@ bench: build
 fuzz-build: setup
 	@CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF >/dev/null
-	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_frame
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_frame fuzz_segment
 
-# Runs the frame and method decoder fuzzer over the committed corpus for FUZZ_SECONDS.
+# Runs each fuzzer over its committed corpus for FUZZ_SECONDS: the frame and method decoders,
+# then the message log's segment format (recovery and reading back).
 fuzz: fuzz-build
-	@mkdir -p $(FUZZ_DIR)/corpus
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-segment
 	./$(FUZZ_DIR)/bin/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  $(FUZZ_DIR)/corpus tests/fuzz/corpus/frame
+	./$(FUZZ_DIR)/bin/fuzz_segment -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus-segment tests/fuzz/corpus/segment
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

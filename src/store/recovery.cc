@@ -285,21 +285,27 @@ void Replayer::on_ack(SegmentId segment, const AckRecord& a) {
 
 void Replayer::on_purge(SegmentId segment, const PurgeRecord& purge) {
   auto q = queues_.find(purge.queue);
-  if (q != queues_.end()) {
-    for (Slice& s : q->second.slices) {
-      if (s.live == 0) continue;
-      result_.segments[s.segment].live -= s.live;
-      if (s.segment != segment) result_.segments[segment].ack_targets.insert(s.segment);
-    }
-    queues_.erase(q);
-  }
-  // Messages out for delivery at the purge stay until acked. One whose segment is gone was
-  // acked since (the ack outlived the segment, and the segment the acks).
+  if (q == queues_.end()) return;
+  // Messages out for delivery at the purge stay until acked: those the queue still holds
+  // here. One it does not (acked since, or in a segment dropped or cut short) is not revived.
+  std::vector<HeldMessage> kept;
   for (const HeldMessage& h : purge.held) {
-    auto seg = result_.segments.find(h.segment);
-    if (seg == result_.segments.end()) continue;
-    ++seg->second.live;
-    add(queues_[purge.queue], h.segment, h.id, h.offset);
+    for (Slice& s : q->second.slices) {
+      std::ptrdiff_t i = s.find(h.id);
+      if (i < 0 || s.offsets[static_cast<std::size_t>(i)] == Slice::kAcked) continue;
+      kept.push_back({h.id, s.segment, s.offsets[static_cast<std::size_t>(i)]});
+      break;
+    }
+  }
+  for (Slice& s : q->second.slices) {
+    if (s.live == 0) continue;
+    result_.segments[s.segment].live -= s.live;
+    if (s.segment != segment) result_.segments[segment].ack_targets.insert(s.segment);
+  }
+  q->second.slices.clear();
+  for (const HeldMessage& h : kept) {
+    ++result_.segments[h.segment].live;
+    add(q->second, h.segment, h.id, h.offset);
   }
 }
 
