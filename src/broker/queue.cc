@@ -36,14 +36,28 @@ void Queue::enqueue(MessagePtr message) {
   dispatch();
 }
 
-void Queue::restore(std::vector<store::OffsetRun> runs) {
+void Queue::restore(std::vector<store::OffsetRun> runs, std::uint64_t delivered_before,
+                    store::MessageId delivered_upto) {
   BROKER_ASSERT(empty());
+  delivered_upto_ = delivered_upto;
   paged_first_seq_ = next_seq_;
   for (auto& run : runs) {
     if (run.offsets.empty()) continue;
     paged_count_ += run.offsets.size();
     next_seq_ += run.offsets.size();
-    paged_.push_back(PagedRun{.run = std::move(run), .redelivered = true});
+    if (delivered_before > 0 && delivered_before < run.offsets.size()) {
+      // The first messages of this run were delivered before, the rest were not.
+      const auto split = run.offsets.begin() + static_cast<std::ptrdiff_t>(delivered_before);
+      store::OffsetRun fresh{run.segment, std::vector<std::uint32_t>(split, run.offsets.end())};
+      run.offsets.erase(split, run.offsets.end());
+      paged_.push_back(PagedRun{.run = std::move(run), .redelivered = true});
+      paged_.push_back(PagedRun{.run = std::move(fresh), .redelivered = false});
+      delivered_before = 0;
+      continue;
+    }
+    const bool redelivered = delivered_before > 0;
+    delivered_before -= redelivered ? run.offsets.size() : 0;
+    paged_.push_back(PagedRun{.run = std::move(run), .redelivered = redelivered});
   }
 }
 
@@ -175,6 +189,12 @@ void Queue::track_delivery(const QueueEntry& entry) {
   }
 }
 
+void Queue::note_delivered(const QueueEntry& entry) {
+  if (entry.stored_id != 0 && stores_messages()) {
+    delivered_upto_ = std::max(delivered_upto_, entry.stored_id);
+  }
+}
+
 void Queue::untrack_delivery(const QueueEntry& entry) {
   if (entry.stored_id != 0) outstanding_.erase(entry.stored_id);
 }
@@ -214,6 +234,7 @@ std::optional<QueueEntry> Queue::get(bool track) {
   do {
     if (empty()) return std::nullopt;
   } while (!take_front(entry));
+  note_delivered(entry);
   if (track) {
     ++unacked_;
     track_delivery(entry);
@@ -331,6 +352,7 @@ void Queue::dispatch() {
     if (c == nullptr) break;
     QueueEntry entry;
     if (!take_front(entry)) continue;
+    note_delivered(entry);
     ++stats_.delivered;
     if (entry.redelivered) ++stats_.redelivered;
     if (c->no_ack) {

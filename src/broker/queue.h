@@ -79,9 +79,14 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   // of its persistent messages there.
   void attach_log(store::MessageLog* log);
   bool stores_messages() const { return log_ != nullptr && settings_.store_id != 0; }
-  // Recovery: messages that were in this queue before the restart, left on disk. They may
-  // have been delivered before, so they are redelivered. REQUIRES: nothing enqueued yet.
-  void restore(std::vector<store::OffsetRun> runs);
+  // Recovery: messages that were in this queue before the restart, left on disk. The first
+  // `delivered_before` of them may have been delivered before and carry the redelivered flag;
+  // `delivered_upto` is the highest message id the queue had delivered (see FORMAT.md).
+  // REQUIRES: nothing enqueued yet.
+  void restore(std::vector<store::OffsetRun> runs, std::uint64_t delivered_before,
+               store::MessageId delivered_upto);
+  // The highest id of a stored message this queue has delivered; recorded at a clean stop.
+  store::MessageId delivered_upto() const { return delivered_upto_; }
 
   // Ready messages beyond this many are paged out to the message log (see above).
   static void set_resident_limit(std::size_t messages) { resident_limit_ = messages; }
@@ -122,6 +127,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   Consumer* next_consumer();
   void record_ack(const QueueEntry& entry);
   void track_delivery(const QueueEntry& entry);
+  void note_delivered(const QueueEntry& entry);
   void untrack_delivery(const QueueEntry& entry);
   std::size_t drop_ready(bool keep_outstanding);
   void release_all(bool keep_outstanding);
@@ -145,6 +151,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   // Stored messages out for delivery and not acked, by message id: a purge's log record
   // lists them as still held, so that a restart does not lose them.
   std::unordered_map<store::MessageId, store::Position> outstanding_;
+  store::MessageId delivered_upto_ = 0;
   bool paging_failed_ = false;        // logged once
   std::vector<Consumer*> consumers_;  // sorted by priority, highest first
   std::size_t round_robin_ = 0;

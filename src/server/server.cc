@@ -132,7 +132,8 @@ Result<void> Server::recover_messages() {
     }
     // Recovered messages stay on disk until delivered: recovery reads no bodies.
     restored += messages.messages;
-    queue->restore(std::move(messages.runs));
+    queue->restore(std::move(messages.runs), messages.delivered_before,
+                   messages.delivered_upto);
   }
   broker_.resume_message_ids_after(recovered->max_message_id);
   broker_.set_message_log(message_log_.get());
@@ -171,6 +172,19 @@ void Server::stop() {
   }
   pool_.stop();
   if (message_log_) {
+    // The loop is stopped: broker state is ours. Say how far each durable queue delivered, so
+    // that the next start marks only those messages redelivered (after a crash, all).
+    std::vector<store::DeliveredRecord> delivered;
+    for (const auto& [name, q] : broker_.vhost("/")->queues()) {
+      if (q->stores_messages() && q->delivered_upto() != 0) {
+        delivered.push_back({q->settings().store_id, q->delivered_upto()});
+      }
+    }
+    if (auto marked = message_log_->append_clean_stop(delivered); !marked) {
+      logger().warn("cannot mark the clean stop; the next start marks every recovered message "
+                    "redelivered: {}",
+                    marked.error().detail);
+    }
     if (auto closed = message_log_->close(); !closed) {
       logger().error("closing the message log failed: {}", closed.error().detail);
     }

@@ -10,7 +10,7 @@ namespace sluice::store::log_format {
 
 bool is_known_type(std::uint8_t type) {
   return type >= static_cast<std::uint8_t>(RecordType::Message) &&
-         type <= static_cast<std::uint8_t>(RecordType::Paged);
+         type <= static_cast<std::uint8_t>(RecordType::CleanStop);
 }
 
 const char* to_string(HeaderStatus s) {

@@ -67,6 +67,10 @@ enum class RecordType : std::uint8_t {
   // A message written only to take it out of memory (a transient message, or one in a queue
   // that does not store messages). Message layout with no queues; recovery skips it.
   Paged = 4,
+  // queue_id u64 | message_id u64: the queue had delivered every message up to this id at a
+  // clean stop. Written only just before CleanStop; see FORMAT.md, "Redelivered".
+  Delivered = 5,
+  CleanStop = 6,  // no payload: the broker stopped cleanly, everything before is durable
 };
 
 bool is_known_type(std::uint8_t type);

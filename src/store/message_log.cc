@@ -74,10 +74,10 @@ Result<Recovered> MessageLog::open(std::unique_ptr<Directory> dir) {
   const RecoveryStats& s = rec.stats;
   logger()->info(
       "recovered dir={} segments={} records={} live_messages={} queues={} bytes_read={} "
-      "bytes_dropped={} truncated={} moved_aside={} deleted={} elapsed_ms={}",
+      "bytes_dropped={} truncated={} moved_aside={} deleted={} clean_stop={} elapsed_ms={}",
       dir_->path(), s.segments, s.records, s.live_messages, rec.queues.size(), s.bytes_read,
       s.bytes_dropped, s.segments_truncated, s.segments_moved_aside, s.segments_deleted,
-      s.elapsed.count());
+      s.clean_stop, s.elapsed.count());
   sync_thread_ = std::thread([this] { sync_loop(); });
   return std::move(rec);
 }
@@ -169,6 +169,25 @@ Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const SegmentRefs>
   }
   cv_.notify_one();
   return lsn;
+}
+
+Result<void> MessageLog::append_clean_stop(std::span<const DeliveredRecord> delivered) {
+  {
+    MutexLock lock(mu_);
+    if (auto r = check_open(); !r) return r.error();
+    for (const DeliveredRecord& d : delivered) {
+      Position at = reserve(kDeliveredFramedSize);
+      Chunk& c = tail_chunk(at);
+      encode_delivered(d, c.data);
+      finish_append(c, false, at.length);
+    }
+    Position at = reserve(kCleanStopFramedSize);
+    Chunk& c = tail_chunk(at);
+    encode_clean_stop(c.data);
+    finish_append(c, false, at.length);
+  }
+  cv_.notify_one();
+  return ok();
 }
 
 void MessageLog::release_paged(const Position& where) {

@@ -117,6 +117,11 @@ class MessageLog {
   Result<Lsn> append_purge(QueueId queue, std::span<const SegmentRefs> dropped,
                            std::span<const HeldMessage> still_held = {});
 
+  // A clean stop: records how far each durable queue had delivered (`delivered`: queue, and
+  // the highest message id it delivered), then a CleanStop marker. Recovery trusts these only
+  // if the marker is the last record of the log. Call just before close().
+  Result<void> append_clean_stop(std::span<const DeliveredRecord> delivered);
+
   // Drops references to Paged records (delivered, or their queue purged). Writes nothing.
   // REQUIRES: each reference was taken by append_paged() and not released yet.
   void release_paged(const Position& where);

@@ -204,6 +204,21 @@ bool decode_ack(ByteSpan payload, AckRecord& out) {
   return r.read_u64(out.message) && r.read_u64(out.queue) && r.empty();
 }
 
+void encode_delivered(const DeliveredRecord& d, Bytes& out) {
+  std::size_t start = begin_record(RecordType::Delivered, out);
+  ByteWriter w(out);
+  w.u64(d.queue);
+  w.u64(d.upto);
+  finish_record(start, out);
+}
+
+void encode_clean_stop(Bytes& out) { finish_record(begin_record(RecordType::CleanStop, out), out); }
+
+bool decode_delivered(ByteSpan payload, DeliveredRecord& out) {
+  ByteReader r(payload);
+  return r.read_u64(out.queue) && r.read_u64(out.upto) && r.empty();
+}
+
 bool decode_purge(ByteSpan payload, PurgeRecord& out) {
   ByteReader r(payload);
   out.held.clear();

@@ -54,6 +54,11 @@ struct HeldMessage {
   friend bool operator==(const HeldMessage&, const HeldMessage&) = default;
 };
 
+struct DeliveredRecord {
+  QueueId queue = 0;
+  MessageId upto = 0;
+};
+
 struct PurgeRecord {
   QueueId queue = 0;
   std::vector<HeldMessage> held;  // sorted by id
@@ -74,6 +79,8 @@ Result<void> validate_paged(const MessageRecord& m);
 // Framed size of a record, header included. REQUIRES: validate(m).ok().
 std::size_t framed_size(const MessageRecord& m);
 inline constexpr std::size_t kAckFramedSize = log_format::kRecordHeaderSize + 16;
+inline constexpr std::size_t kDeliveredFramedSize = log_format::kRecordHeaderSize + 16;
+inline constexpr std::size_t kCleanStopFramedSize = log_format::kRecordHeaderSize;
 // A purge with `held` messages still held.
 inline constexpr std::size_t purge_framed_size(std::size_t held) {
   return log_format::kRecordHeaderSize + 8 + (held == 0 ? 0 : 4 + 20 * held);
@@ -85,6 +92,8 @@ void encode_message(const MessageRecord& m, Bytes& out);
 void encode_paged(const MessageRecord& m, Bytes& out);
 void encode_ack(const AckRecord& a, Bytes& out);
 void encode_purge(QueueId queue, std::span<const HeldMessage> held, Bytes& out);
+void encode_delivered(const DeliveredRecord& d, Bytes& out);
+void encode_clean_stop(Bytes& out);
 
 // Return false if the payload does not parse (including trailing bytes).
 [[nodiscard]] bool decode_message(ByteSpan payload, StoredMessage& out);
@@ -98,5 +107,6 @@ void encode_purge(QueueId queue, std::span<const HeldMessage> held, Bytes& out);
 [[nodiscard]] const char* decode_framed_message(ByteSpan framed, StoredMessage& out,
                                                 log_format::RecordType& type);
 [[nodiscard]] bool decode_purge(ByteSpan payload, PurgeRecord& out);
+[[nodiscard]] bool decode_delivered(ByteSpan payload, DeliveredRecord& out);
 
 }  // namespace sluice::store

@@ -72,6 +72,10 @@ class Replayer {
   RecoveryOptions options_;
   RecoveryResult result_;
   std::unordered_map<QueueId, QueueReplay> queues_;
+  // Delivered records since the last CleanStop, and those the last CleanStop confirmed.
+  std::unordered_map<QueueId, MessageId> delivered_pending_;
+  std::unordered_map<QueueId, MessageId> delivered_at_stop_;
+  bool ends_with_clean_stop_ = false;
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_progress_ = 0;
 };
@@ -201,6 +205,7 @@ Result<void> Replayer::truncate(File& file, const SegmentFile& f, std::uint64_t 
 
 // Applies one checksummed record. Returns false if its payload does not parse.
 bool Replayer::apply(SegmentId segment, const RecordView& r) {
+  ends_with_clean_stop_ = false;
   switch (r.type) {
     case RecordType::Message: {
       MessageHeaderView m;
@@ -222,6 +227,18 @@ bool Replayer::apply(SegmentId segment, const RecordView& r) {
     }
     case RecordType::Paged:
       return true;  // a copy that only took a message out of memory: gone with the restart
+    case RecordType::Delivered: {
+      DeliveredRecord d;
+      if (!decode_delivered(r.payload, d)) return false;
+      delivered_pending_[d.queue] = d.upto;
+      return true;
+    }
+    case RecordType::CleanStop:
+      if (!r.payload.empty()) return false;
+      delivered_at_stop_ = std::move(delivered_pending_);
+      delivered_pending_.clear();
+      ends_with_clean_stop_ = true;
+      return true;
   }
   return false;
 }
@@ -332,18 +349,33 @@ void Replayer::report_progress(SegmentId segment) {
 }
 
 // Hands each queue the offsets of its live messages; replay state goes as it is handed over.
+// Only a log that ends with a clean stop says which messages were never delivered: messages
+// reach consumers in id order, so those are the ones after the queue's delivered_upto.
 void Replayer::collect(RecoveryResult& out) {
+  out.recovered.stats.clean_stop = ends_with_clean_stop_;
   for (auto& [id, replay] : queues_) {
     RecoveredQueue q;
+    const bool exact = ends_with_clean_stop_ && !replay.unordered;
+    if (exact) {
+      auto d = delivered_at_stop_.find(id);
+      q.delivered_upto = d == delivered_at_stop_.end() ? 0 : d->second;
+    }
     for (Slice& s : replay.slices) {
       if (s.live == 0) continue;
-      std::erase(s.offsets, Slice::kAcked);
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < s.offsets.size(); ++i) {
+        if (s.offsets[i] == Slice::kAcked) continue;
+        if (exact && s.base_id + s.id_deltas[i] <= q.delivered_upto) ++q.delivered_before;
+        s.offsets[kept++] = s.offsets[i];
+      }
+      s.offsets.resize(kept);
       s.offsets.shrink_to_fit();
       std::vector<std::uint32_t>().swap(s.id_deltas);
       q.messages += s.offsets.size();
       q.runs.push_back(OffsetRun{s.segment, std::move(s.offsets)});
     }
     replay.slices.clear();
+    if (!exact) q.delivered_before = q.messages;
     if (q.messages == 0) continue;
     out.recovered.stats.live_messages += q.messages;
     out.recovered.queues.emplace(id, std::move(q));

@@ -28,6 +28,10 @@ namespace sluice::store {
 struct RecoveredQueue {
   std::vector<OffsetRun> runs;
   std::uint64_t messages = 0;  // offsets in all runs
+  // The first this many may have been delivered before: all of them after a crash; after a
+  // clean stop, those up to the highest message id the queue had delivered (delivered_upto).
+  std::uint64_t delivered_before = 0;
+  MessageId delivered_upto = 0;
 };
 
 struct RecoveryStats {
@@ -39,6 +43,7 @@ struct RecoveryStats {
   std::uint64_t segments_truncated = 0;
   std::uint64_t segments_moved_aside = 0;
   std::uint64_t segments_deleted = 0;  // no live message left; filled in by MessageLog::open
+  bool clean_stop = false;             // the log ends with a CleanStop record
   std::chrono::milliseconds elapsed{0};
 };
 

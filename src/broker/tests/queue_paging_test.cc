@@ -172,7 +172,9 @@ TEST_F(QueuePaging, RestoredMessagesAreRedeliveredAndAckedInTheLog) {
   ASSERT_EQ(recovered->queues[9].messages, 20u);
 
   q = make_queue(9);
-  q->restore(std::move(recovered->queues[9].runs));
+  const store::RecoveredQueue& r9 = recovered->queues[9];
+  EXPECT_EQ(r9.delivered_before, 20u);  // no clean stop: all may have been delivered
+  q->restore(std::move(recovered->queues[9].runs), r9.delivered_before, r9.delivered_upto);
   EXPECT_EQ(q->message_count(), 20u);
   EXPECT_EQ(q->paged_out_count(), 20u);
   for (int i = 1; i <= 20; ++i) {
@@ -187,6 +189,34 @@ TEST_F(QueuePaging, RestoredMessagesAreRedeliveredAndAckedInTheLog) {
   auto again = log_->open(std::make_unique<store::MemDirectory>(fs_));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->queues[9].messages, 5u);  // the five never acked
+}
+
+TEST_F(QueuePaging, AfterACleanStopOnlyMessagesDeliveredBeforeAreRedelivered) {
+  auto q = make_queue(9);
+  for (int i = 1; i <= 12; ++i) q->enqueue(persisted(i, 9));
+  std::vector<QueueEntry> out;
+  for (int i = 0; i < 5; ++i) out.push_back(*q->get(true));  // m1..m5 out, not acked
+  EXPECT_EQ(q->delivered_upto(), 5u);
+  q->requeue(std::move(out));
+  wait_durable();
+  const store::DeliveredRecord delivered[] = {{9, q->delivered_upto()}};
+  ASSERT_TRUE(log_->append_clean_stop(delivered).ok());
+  ASSERT_TRUE(log_->close().ok());
+
+  log_ = std::make_unique<store::MessageLog>(store::MessageLogOptions{.segment_size = 4096});
+  auto recovered = log_->open(std::make_unique<store::MemDirectory>(fs_));
+  ASSERT_TRUE(recovered.ok());
+  store::RecoveredQueue& r = recovered->queues[9];
+  ASSERT_EQ(r.messages, 12u);
+  q = make_queue(9);
+  q->restore(std::move(r.runs), r.delivered_before, r.delivered_upto);
+  EXPECT_EQ(q->delivered_upto(), 5u);
+  for (int i = 1; i <= 12; ++i) {
+    auto e = q->get(false);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(body_of(*e), "m" + std::to_string(i));
+    EXPECT_EQ(e->redelivered, i <= 5) << i;
+  }
 }
 
 }  // namespace

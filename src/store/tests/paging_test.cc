@@ -252,5 +252,43 @@ TEST_F(Paging, PurgeKeepsMessagesOutForDeliveryUntilAcked) {
   EXPECT_FALSE(fs_->exists(seg(sent[1].second.position.segment)));
 }
 
+TEST_F(Paging, OnlyACleanStopSaysWhichMessagesWereNeverDelivered) {
+  open();
+  for (int i = 1; i <= 6; ++i) append(message(i, {1}));
+  for (int i = 7; i <= 9; ++i) append(message(i, {2}));
+  // Queue 1 had delivered up to message 4 (none acked); queue 2 nothing.
+  const DeliveredRecord delivered[] = {{1, 4}};
+  ASSERT_TRUE(log_->append_clean_stop(delivered).ok());
+  close();
+
+  Recovered r = open();
+  EXPECT_TRUE(r.stats.clean_stop);
+  EXPECT_EQ(r.queues[1].messages, 6u);
+  EXPECT_EQ(r.queues[1].delivered_before, 4u);
+  EXPECT_EQ(r.queues[1].delivered_upto, 4u);
+  EXPECT_EQ(r.queues[2].delivered_before, 0u);
+  // This run appends, then stops without the marker (a crash): nothing is known any more.
+  append(message(10, {1}));
+  close();
+
+  r = open();
+  EXPECT_FALSE(r.stats.clean_stop);
+  EXPECT_EQ(r.queues[1].delivered_before, 7u);
+  EXPECT_EQ(r.queues[2].delivered_before, 3u);
+}
+
+TEST_F(Paging, ACleanStopMarkerCutOffIsACrash) {
+  open();
+  for (int i = 1; i <= 3; ++i) append(message(i, {1}));
+  const DeliveredRecord delivered[] = {{1, 1}};
+  ASSERT_TRUE(log_->append_clean_stop(delivered).ok());
+  close();
+  fs_->cut(seg(1), fs_->contents(seg(1)).size() - 1);  // the marker is torn
+
+  Recovered r = open();
+  EXPECT_FALSE(r.stats.clean_stop);
+  EXPECT_EQ(r.queues[1].delivered_before, 3u);
+}
+
 }  // namespace
 }  // namespace sluice::store::tests
