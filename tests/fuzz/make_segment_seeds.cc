@@ -1,6 +1,6 @@
 // Writes the seed corpus of the segment fuzzer: record streams as the message log writes
 // them (messages for one and several queues, acks, purges with and without held messages,
-// paged copies), without the segment header, which the fuzzer adds.
+// paged copies, a clean stop), without the segment header, which the fuzzer adds.
 //
 //   ./build-fuzz/bin/fuzz_make_segment_seeds tests/fuzz/corpus/segment
 
@@ -93,5 +93,12 @@ int main(int argc, char** argv) {
   encode_message(message(1, one, small), r);
   encode_paged(MessageRecord{.body = large}, r);
   write(dir, "paged-copies", r);
+
+  r.clear();
+  for (MessageId id = 1; id <= 3; ++id) encode_message(message(id, two, small), r);
+  encode_delivered(DeliveredRecord{1, 2}, r);
+  encode_delivered(DeliveredRecord{2, 3}, r);
+  encode_clean_stop(r);
+  write(dir, "clean-stop", r);
   return 0;
 }
