@@ -43,6 +43,17 @@ void Broker::durable_upto(store::Lsn lsn) {
   }
 }
 
+void Broker::retry_stalled_queues() {
+  // Collected first: a delivery can end in a channel closing and an auto-delete queue going.
+  std::vector<QueuePtr> stalled;
+  for (auto& [name, vhost] : vhosts_) {
+    for (const auto& [queue_name, queue] : vhost->queues()) {
+      if (queue->read_stalled()) stalled.push_back(queue);
+    }
+  }
+  for (const QueuePtr& queue : stalled) queue->dispatch();
+}
+
 bool Broker::publish_held_by_log() {
   if (log_ == nullptr || log_->unsynced_bytes() <= flow_limit_) return false;
   flow_held_ = true;

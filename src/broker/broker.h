@@ -62,6 +62,10 @@ class Broker {
   void wait_for_disk(DurabilityWaiter* waiter);
   void stop_waiting(DurabilityWaiter* waiter);
 
+  // Queues whose paged-out messages could not be read back (an I/O error, no file
+  // descriptors) try again. Called periodically on the broker loop.
+  void retry_stalled_queues();
+
   // --- Write-behind flow control --------------------------------------------------------
   // While the message log is more than flow_limit bytes behind the disk, publishes are held:
   // their connections are not read, without connection.blocked (this is flow control, as

@@ -4,7 +4,9 @@
 #include <map>
 
 #include "common/assert.h"
+#include "common/log_budget.h"
 #include "common/logging.h"
+#include "store/errc.h"
 #include "store/message_log.h"
 #include "store/page_reader.h"
 
@@ -123,42 +125,55 @@ void Queue::add_paged(store::SegmentId segment, std::uint32_t offset, bool redel
   ++paged_count_;
 }
 
-bool Queue::take_front(QueueEntry& out) {
+Queue::Take Queue::take_front(QueueEntry& out) {
   if (!head_.empty()) {
     out = std::move(head_.front());
     head_.pop_front();
     if (paged_count_ == 0 && !tail_.empty()) page_out();  // refill head_ from tail_
-    return true;
+    return Take::Taken;
   }
   if (paged_count_ > 0) return take_paged(out);
   out = std::move(tail_.front());
   tail_.pop_front();
-  return true;
+  return Take::Taken;
 }
 
-bool Queue::take_paged(QueueEntry& out) {
+Queue::Take Queue::take_paged(QueueEntry& out) {
   PagedRun& run = paged_.front();
   const store::SegmentId segment = run.run.segment;
-  const std::uint32_t offset = run.run.offsets[run.next++];
+  const std::uint32_t offset = run.run.offsets[run.next];
+  auto back = reader_->read(segment, offset);
+  Result<MessagePtr> message = back ? message_from_store(std::move(back->message), back->position)
+                                    : Result<MessagePtr>(back.error());
+  const bool corrupt = !message && message.error().code == store::errc::corrupt;
+  if (!message && !corrupt) {
+    // Not readable now (out of file descriptors, an I/O error): the message stays first in
+    // line, and the queue tries again at its next event or the broker's next retry tick.
+    read_stalled_ = true;
+    static log::LogBudget budget(10, std::chrono::seconds(10));
+    if (std::uint64_t held = 0; budget.allow(held)) {
+      log::get("store")->error("queue={} segment={} offset={} cannot be read back now, will "
+                               "retry: {}{}",
+                               name(), segment, offset, message.error().detail,
+                               log::held_back_note(held));
+    }
+    return Take::Unavailable;
+  }
+  read_stalled_ = false;
   const bool redelivered = run.redelivered;
   const std::uint64_t seq = paged_first_seq_++;
   --paged_count_;
-  if (run.next == run.run.offsets.size()) paged_.pop_front();
-
-  auto back = reader_->read(segment, offset);
+  if (++run.next == run.run.offsets.size()) paged_.pop_front();
   if (paged_count_ == 0) {
     reader_->reset();  // frees the read-ahead buffer
     page_out();
   }
-  Result<MessagePtr> message = back ? message_from_store(std::move(back->message), back->position)
-                                    : Result<MessagePtr>(back.error());
-  if (!message) {
-    // Its reference is dropped in memory only: should the record be readable after a
-    // restart, it comes back then.
-    log::get("store")->error("queue={} segment={} offset={} cannot be read back, dropping it: {}",
+  if (corrupt) {
+    // Its log reference stays taken, so the segment stays until a restart, whose recovery
+    // cuts the log at the damage and says so; the message cannot be delivered.
+    log::get("store")->error("queue={} segment={} offset={} is damaged, dropping the message: {}",
                              name(), segment, offset, message.error().detail);
-    log_->release_paged(store::Position{segment, offset, 0});
-    return false;
+    return Take::Dropped;
   }
   out = QueueEntry{.message = std::move(*message),
                    .seq = seq,
@@ -166,7 +181,7 @@ bool Queue::take_paged(QueueEntry& out) {
                    .paged_copy = back->paged_copy,
                    .stored_id = back->paged_copy ? 0 : back->message.id,
                    .position = back->position};
-  return true;
+  return Take::Taken;
 }
 
 // Acks of persistent messages go to the log; losing one in a crash only means a redelivery,
@@ -231,9 +246,11 @@ void Queue::release_all(bool keep_outstanding) {
 
 std::optional<QueueEntry> Queue::get(bool track) {
   QueueEntry entry;
-  do {
+  for (Take t = Take::Dropped; t != Take::Taken;) {
     if (empty()) return std::nullopt;
-  } while (!take_front(entry));
+    t = take_front(entry);
+    if (t == Take::Unavailable) return std::nullopt;
+  }
   note_delivered(entry);
   if (track) {
     ++unacked_;
@@ -351,7 +368,9 @@ void Queue::dispatch() {
     Consumer* c = next_consumer();
     if (c == nullptr) break;
     QueueEntry entry;
-    if (!take_front(entry)) continue;
+    const Take taken = take_front(entry);
+    if (taken == Take::Unavailable) break;
+    if (taken == Take::Dropped) continue;
     note_delivered(entry);
     ++stats_.delivered;
     if (entry.redelivered) ++stats_.redelivered;

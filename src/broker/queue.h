@@ -91,6 +91,8 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   // Ready messages beyond this many are paged out to the message log (see above).
   static void set_resident_limit(std::size_t messages) { resident_limit_ = messages; }
   std::size_t paged_out_count() const { return paged_count_; }
+  // A paged message could not be read back (see take_paged); dispatch() tries again.
+  bool read_stalled() const { return read_stalled_; }
 
   void enqueue(MessagePtr message);
 
@@ -136,10 +138,11 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   void write_paged_copy(QueueEntry& entry);
   void page_out();
   void add_paged(store::SegmentId segment, std::uint32_t offset, bool redelivered);
-  // Takes the first ready entry, reading it back if it was paged out. False when a paged
-  // message could not be read (logged; it is dropped so it is not retried forever).
-  bool take_front(QueueEntry& out);
-  bool take_paged(QueueEntry& out);
+  // Takes the first ready entry, reading it back if it was paged out. A paged message that
+  // cannot be read now (Unavailable) stays first; one whose record is damaged is Dropped.
+  enum class Take { Taken, Dropped, Unavailable };
+  Take take_front(QueueEntry& out);
+  Take take_paged(QueueEntry& out);
 
   QueueSettings settings_;
   std::deque<QueueEntry> head_;
@@ -153,6 +156,7 @@ class Queue : public BindingTarget, public std::enable_shared_from_this<Queue> {
   std::unordered_map<store::MessageId, store::Position> outstanding_;
   store::MessageId delivered_upto_ = 0;
   bool paging_failed_ = false;        // logged once
+  bool read_stalled_ = false;
   std::vector<Consumer*> consumers_;  // sorted by priority, highest first
   std::size_t round_robin_ = 0;
   std::uint64_t next_seq_ = 1;

@@ -3,12 +3,13 @@
 #include <asio/post.hpp>
 #include <fmt/format.h>
 
+#include "common/log_budget.h"
 #include "common/logging.h"
 
 namespace sluice::net {
 
 Listener::Listener(std::string name, IoPool& pool)
-    : name_(std::move(name)), pool_(pool), acceptor_(pool.loop(0)) {}
+    : name_(std::move(name)), pool_(pool), acceptor_(pool.loop(0)), backoff_(pool.loop(0)) {}
 
 Result<void> Listener::open(const std::string& address, std::uint16_t port) {
   auto fail = [&](const std::error_code& ec) {
@@ -41,12 +42,22 @@ void Listener::accept_next() {
                                               asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      // EMFILE and friends: keep accepting; the condition may clear as connections close.
-      log::get("net")->warn("listener={} accept failed: {}", name_, ec.message());
-    } else {
-      auto* loop = &static_cast<asio::io_context&>(socket.get_executor().context());
-      asio::post(*loop, [this, s = std::move(socket)]() mutable { handler_(std::move(s)); });
+      // EMFILE and friends: the pending connection stays in the backlog, so accepting again
+      // at once fails again at once. Wait a little; the condition may clear as connections
+      // close. Logged at a bounded rate.
+      static log::LogBudget budget(5, std::chrono::seconds(10));
+      if (std::uint64_t held = 0; budget.allow(held)) {
+        log::get("net")->warn("listener={} accept failed, retrying in 100 ms: {}{}", name_,
+                              ec.message(), log::held_back_note(held));
+      }
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this](const std::error_code& wait) {
+        if (!wait && acceptor_.is_open()) accept_next();
+      });
+      return;
     }
+    auto* loop = &static_cast<asio::io_context&>(socket.get_executor().context());
+    asio::post(*loop, [this, s = std::move(socket)]() mutable { handler_(std::move(s)); });
     accept_next();
   });
 }
@@ -55,6 +66,7 @@ void Listener::close() {
   asio::post(acceptor_.get_executor(), [this] {
     std::error_code ec;
     acceptor_.close(ec);
+    backoff_.cancel();
   });
 }
 

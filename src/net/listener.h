@@ -8,6 +8,7 @@
 #include <string>
 
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "common/result.h"
 #include "net/io_pool.h"
@@ -37,6 +38,7 @@ class Listener {
   std::string name_;
   IoPool& pool_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;  // after a failed accept (out of file descriptors)
   AcceptHandler handler_;
 };
 

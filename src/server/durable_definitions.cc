@@ -74,6 +74,7 @@ void DurableDefinitions::restore_vhost(broker::VirtualHost& vhost, const store::
     auto declared = vhost.declare_exchange(std::move(s), x.type, false, kRecovery);
     declared ? ++stats.exchanges : (skip("exchange", x.name, declared.error()), 0);
   }
+  for (const auto& q : defs.queues) stats.stored_queue_ids.insert(q.id);
   for (const auto& q : defs.queues) {
     if (q.vhost != vhost.name()) continue;
     auto args = decode_arguments(q.arguments);

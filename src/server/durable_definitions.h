@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "broker/broker.h"
 #include "common/result.h"
@@ -25,6 +26,9 @@ struct RestoreStats {
   std::size_t queues = 0;
   std::size_t bindings = 0;
   std::size_t skipped = 0;  // records that could not be applied (logged one by one)
+  // Every queue in the store, restored or skipped: messages of the others belong to queues
+  // that were deleted.
+  std::unordered_set<std::uint64_t> stored_queue_ids;
 };
 
 class DurableDefinitions {

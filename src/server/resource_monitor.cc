@@ -66,6 +66,7 @@ void ResourceMonitor::schedule() {
 
 void ResourceMonitor::check() {
   auto log = log::get("server");
+  broker_.retry_stalled_queues();  // rides on this timer: a stalled read is rare
   // Under the alarm, hand memory freed by consumers back to the system first, so that the
   // alarm clears when the backlog drains, not when the allocator happens to shrink.
   if (memory_alarm_) ::malloc_trim(0);

@@ -91,6 +91,7 @@ Result<void> Server::restore_definitions() {
   if (!stats) return stats.error();
   logger().info("restored durable definitions exchanges={} queues={} bindings={} skipped={}",
                 stats->exchanges, stats->queues, stats->bindings, stats->skipped);
+  stored_queue_ids_ = std::move(stats->stored_queue_ids);
   return ok();
 }
 
@@ -106,11 +107,18 @@ Result<void> Server::recover_messages() {
       }
     });
   };
-  options.on_failure = [](const Error& error) {
+  options.on_failure = [this](const Error& error) {
     // Confirms stop here: nothing later can be promised durable.
     log::get("store")->critical("message log failed, no further publisher confirms: {}; "
                                 "restart the broker once the disk is fixed",
                                 error.detail);
+    // Publishers held for the log to catch up would wait for ever: let them go on, to
+    // publish what needs no disk or to be refused.
+    asio::post(pool_.loop(0), [this] {
+      if (broker_.log_caught_up()) {
+        for (auto& c : registry_.snapshot()) c->resume_publishing();
+      }
+    });
   };
   message_log_ = std::make_unique<store::MessageLog>(std::move(options));
   auto recovered = message_log_->open(data_dir_.path());
@@ -121,6 +129,13 @@ Result<void> Server::recover_messages() {
   std::size_t orphaned = 0;
   for (auto& [queue_id, messages] : recovered->queues) {
     auto queue = vhost->find_queue_by_store_id(queue_id);
+    if (!queue && stored_queue_ids_.contains(queue_id)) {
+      // Defined but not restored (logged above): its messages stay on disk for the next start.
+      logger().error("keeping {} message(s) of queue id {} on disk: the queue could not be "
+                     "restored",
+                     messages.messages, queue_id);
+      continue;
+    }
     if (!queue) {
       // The queue was deleted but its purge record was lost (a crash): purge again, so the
       // segments are not pinned for ever.

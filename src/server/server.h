@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <unordered_set>
 
 #include "amqp/connection.h"
 #include "amqp/connection_registry.h"
@@ -45,6 +46,7 @@ class Server {
   auth::AccessControl access_;
   broker::Broker broker_;
   amqp::ConnectionRegistry registry_;
+  std::unordered_set<std::uint64_t> stored_queue_ids_;  // from the definitions store
   amqp::ConnectionContext amqp_context_;
   DataDir data_dir_;
   std::unique_ptr<DurableDefinitions> definitions_;

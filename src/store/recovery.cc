@@ -67,6 +67,7 @@ class Replayer {
   void release(SegmentId acking_segment, Slice& slice, std::size_t index);
   void report_progress(SegmentId segment);
   void collect(RecoveryResult& out);
+  Result<void> consume_clean_stop();
 
   Directory& dir_;
   RecoveryOptions options_;
@@ -76,6 +77,7 @@ class Replayer {
   std::unordered_map<QueueId, MessageId> delivered_pending_;
   std::unordered_map<QueueId, MessageId> delivered_at_stop_;
   bool ends_with_clean_stop_ = false;
+  Position clean_stop_at_;  // of the last CleanStop record
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_progress_ = 0;
 };
@@ -95,6 +97,7 @@ Result<RecoveryResult> Replayer::run() {
 
   RecoveryResult out = std::move(result_);
   collect(out);
+  if (auto r = consume_clean_stop(); !r) return r.error();
   out.recovered.stats.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return out;
@@ -235,6 +238,7 @@ bool Replayer::apply(SegmentId segment, const RecordView& r) {
     }
     case RecordType::CleanStop:
       if (!r.payload.empty()) return false;
+      clean_stop_at_ = Position{segment, static_cast<std::uint32_t>(r.offset), r.size};
       delivered_at_stop_ = std::move(delivered_pending_);
       delivered_pending_.clear();
       ends_with_clean_stop_ = true;
@@ -338,6 +342,20 @@ void Replayer::release(SegmentId acking_segment, Slice& slice, std::size_t index
     std::vector<std::uint32_t>().swap(slice.id_deltas);
     std::vector<std::uint32_t>().swap(slice.offsets);
   }
+}
+
+// A clean stop's marker speaks for that stop only: once trusted it is cut off (and the cut
+// synced) before anything is served, so that a later crash is not taken for a clean stop.
+Result<void> Replayer::consume_clean_stop() {
+  if (!ends_with_clean_stop_) return ok();
+  auto file = dir_.open(log_format::segment_file_name(clean_stop_at_.segment), OpenMode::ReadWrite);
+  if (!file) return file.error();
+  if (auto r = (*file)->truncate(clean_stop_at_.offset); !r) return r;
+  if (auto r = (*file)->sync(); !r) return r;
+  logger()->info("previous stop was clean: redelivered flags of recovered messages are exact "
+                 "dir={} segment={}",
+                 dir_.path(), clean_stop_at_.segment);
+  return ok();
 }
 
 void Replayer::report_progress(SegmentId segment) {

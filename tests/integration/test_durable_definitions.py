@@ -126,3 +126,41 @@ def test_an_unreadable_definitions_store_stops_start_up_naming_the_file(start_br
     b.start_failed = True
     assert rc == 1, b.log()
     assert "definitions.db" in b.log()
+
+
+def test_messages_of_a_queue_that_cannot_be_restored_are_kept_for_later(start_broker, tmp_path):
+    # A queue whose stored definition cannot be applied (here: its arguments no longer decode,
+    # as after a downgrade or damage) is skipped at start-up. Its messages must stay on disk,
+    # not be taken for those of a deleted queue: once the definition is fixed, they are back.
+    import sqlite3
+
+    data = tmp_path / "data"
+    b = start_broker(data_dir=data)
+    conn = pika.BlockingConnection(pika_params(b.port))
+    ch = conn.channel()
+    ch.queue_declare("kept", durable=True)
+    ch.confirm_delivery()
+    for i in range(5):
+        ch.basic_publish("", "kept", b"%d" % i, pika.BasicProperties(delivery_mode=2))
+    conn.close()
+    assert b.stop() == 0
+
+    db = sqlite3.connect(data / "definitions.db")
+    (good,) = db.execute("SELECT arguments FROM queues WHERE name = 'kept'").fetchone()
+    db.execute("UPDATE queues SET arguments = x'ff' WHERE name = 'kept'")
+    db.commit()
+    db.close()
+    b = start_broker(data_dir=data)
+    assert "cannot restore queue 'kept'" in b.log()
+    assert "keeping 5 message(s)" in b.log()
+    assert b.stop() == 0
+
+    db = sqlite3.connect(data / "definitions.db")
+    db.execute("UPDATE queues SET arguments = ? WHERE name = 'kept'", (good,))
+    db.commit()
+    db.close()
+    b = start_broker(data_dir=data)
+    conn = pika.BlockingConnection(pika_params(b.port))
+    ch = conn.channel()
+    assert ch.queue_declare("kept", durable=True).method.message_count == 5
+    conn.close()

@@ -277,6 +277,23 @@ TEST_F(Paging, OnlyACleanStopSaysWhichMessagesWereNeverDelivered) {
   EXPECT_EQ(r.queues[2].delivered_before, 3u);
 }
 
+TEST_F(Paging, ACleanStopSpeaksForOneRestartOnly) {
+  open();
+  for (int i = 1; i <= 3; ++i) append(message(i, {1}));
+  const DeliveredRecord delivered[] = {{1, 1}};
+  ASSERT_TRUE(log_->append_clean_stop(delivered).ok());
+  close();
+  Recovered r = open();
+  EXPECT_TRUE(r.stats.clean_stop);
+  EXPECT_EQ(r.queues[1].delivered_before, 1u);
+  // This run only delivers (nothing is appended) and then crashes: the old marker must not
+  // be taken for a clean stop of this run.
+  close();
+  r = open();
+  EXPECT_FALSE(r.stats.clean_stop);
+  EXPECT_EQ(r.queues[1].delivered_before, 3u);
+}
+
 TEST_F(Paging, ACleanStopMarkerCutOffIsACrash) {
   open();
   for (int i = 1; i <= 3; ++i) append(message(i, {1}));
