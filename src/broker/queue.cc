@@ -64,6 +64,9 @@ void Queue::restore(std::vector<store::OffsetRun> runs, std::uint64_t delivered_
 }
 
 void Queue::push_back(QueueEntry entry) {
+  // Settle tail_ first: entries that may go back to head_ do, so that this one is not
+  // written out only to be kept in memory after all.
+  if (!tail_.empty()) page_out();
   if (log_ == nullptr || (paged_count_ == 0 && tail_.empty() && head_.size() < resident_limit_)) {
     head_.push_back(std::move(entry));
     return;
