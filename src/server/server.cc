@@ -102,9 +102,7 @@ Result<void> Server::recover_messages() {
   options.on_durable = [this](store::Lsn lsn) {
     asio::post(pool_.loop(0), [this, lsn] {
       broker_.durable_upto(lsn);
-      if (broker_.log_caught_up()) {
-        for (auto& c : registry_.snapshot()) c->resume_publishing();
-      }
+      resume_if_log_caught_up();
     });
   };
   options.on_failure = [this](const Error& error) {
@@ -114,11 +112,7 @@ Result<void> Server::recover_messages() {
                                 error.detail);
     // Publishers held for the log to catch up would wait for ever: let them go on, to
     // publish what needs no disk or to be refused.
-    asio::post(pool_.loop(0), [this] {
-      if (broker_.log_caught_up()) {
-        for (auto& c : registry_.snapshot()) c->resume_publishing();
-      }
-    });
+    asio::post(pool_.loop(0), [this] { resume_if_log_caught_up(); });
   };
   message_log_ = std::make_unique<store::MessageLog>(std::move(options));
   auto recovered = message_log_->open(data_dir_.path());
@@ -156,6 +150,12 @@ Result<void> Server::recover_messages() {
   logger().info("recovered messages={} orphaned={} (of queues no longer defined)", restored,
                 orphaned);
   return ok();
+}
+
+// Publishers held by write-behind flow control go on once the log no longer holds them.
+void Server::resume_if_log_caught_up() {
+  if (!broker_.log_caught_up()) return;
+  for (auto& c : registry_.snapshot()) c->resume_publishing();
 }
 
 void Server::on_accept(asio::ip::tcp::socket socket) {

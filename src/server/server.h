@@ -40,6 +40,7 @@ class Server {
   void on_accept(asio::ip::tcp::socket socket);
   Result<void> restore_definitions();
   Result<void> recover_messages();
+  void resume_if_log_caught_up();  // on the broker loop
 
   config::Config config_;
   net::IoPool pool_;

@@ -111,6 +111,17 @@ Result<void> MessageLog::check_open() const {
   return ok();
 }
 
+// Encodes one record of `size` framed bytes at the tail; `encode` appends it to a buffer.
+template <class Encode>
+Appended MessageLog::put_record(std::size_t size, bool message, Encode&& encode) {
+  Appended a;
+  a.position = reserve(size);
+  Chunk& c = tail_chunk(a.position);
+  encode(c.data);
+  a.lsn = finish_append(c, message, size);
+  return a;
+}
+
 Result<Appended> MessageLog::append_message(const MessageRecord& m) {
   return append_message_record(m, false);
 }
@@ -125,16 +136,10 @@ Result<Appended> MessageLog::append_message_record(const MessageRecord& m, bool 
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
     if (auto r = paged ? validate_paged(m) : validate(m); !r) return r.error();
-    a.position = reserve(framed_size(m));
-    Chunk& c = tail_chunk(a.position);
-    if (paged) {
-      encode_paged(m, c.data);
-    } else {
-      encode_message(m, c.data);
-    }
+    a = put_record(framed_size(m), true,
+                   [&](Bytes& out) { paged ? encode_paged(m, out) : encode_message(m, out); });
     // A Paged record has one reference: the queue that wrote it.
     segments_[a.position.segment].live += paged ? 1 : m.queues.size();
-    a.lsn = finish_append(c, true, a.position.length);
   }
   cv_.notify_one();
   return a;
@@ -145,11 +150,11 @@ Result<Lsn> MessageLog::append_ack(MessageId message, QueueId queue, const Posit
   {
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
-    Position at = reserve(kAckFramedSize);
-    Chunk& c = tail_chunk(at);
-    encode_ack(AckRecord{message, queue}, c.data);
-    release(where.segment, 1, at.segment);
-    lsn = finish_append(c, false, at.length);
+    Appended at = put_record(kAckFramedSize, false, [&](Bytes& out) {
+      encode_ack(AckRecord{message, queue}, out);
+    });
+    release(where.segment, 1, at.position.segment);
+    lsn = at.lsn;
   }
   cv_.notify_one();
   return lsn;
@@ -161,11 +166,10 @@ Result<Lsn> MessageLog::append_purge(QueueId queue, std::span<const SegmentRefs>
   {
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
-    Position at = reserve(purge_framed_size(still_held.size()));
-    Chunk& c = tail_chunk(at);
-    encode_purge(queue, still_held, c.data);
-    for (const SegmentRefs& h : dropped) release(h.segment, h.count, at.segment);
-    lsn = finish_append(c, false, at.length);
+    Appended at = put_record(purge_framed_size(still_held.size()), false,
+                             [&](Bytes& out) { encode_purge(queue, still_held, out); });
+    for (const SegmentRefs& h : dropped) release(h.segment, h.count, at.position.segment);
+    lsn = at.lsn;
   }
   cv_.notify_one();
   return lsn;
@@ -176,15 +180,9 @@ Result<void> MessageLog::append_clean_stop(std::span<const DeliveredRecord> deli
     MutexLock lock(mu_);
     if (auto r = check_open(); !r) return r.error();
     for (const DeliveredRecord& d : delivered) {
-      Position at = reserve(kDeliveredFramedSize);
-      Chunk& c = tail_chunk(at);
-      encode_delivered(d, c.data);
-      finish_append(c, false, at.length);
+      put_record(kDeliveredFramedSize, false, [&](Bytes& out) { encode_delivered(d, out); });
     }
-    Position at = reserve(kCleanStopFramedSize);
-    Chunk& c = tail_chunk(at);
-    encode_clean_stop(c.data);
-    finish_append(c, false, at.length);
+    put_record(kCleanStopFramedSize, false, [](Bytes& out) { encode_clean_stop(out); });
   }
   cv_.notify_one();
   return ok();

@@ -163,6 +163,8 @@ class MessageLog {
   Position reserve(std::size_t size) REQUIRES(mu_);
   Chunk& tail_chunk(const Position& first) REQUIRES(mu_);
   Lsn finish_append(Chunk& c, bool message, std::size_t bytes) REQUIRES(mu_);
+  template <class Encode>
+  Appended put_record(std::size_t size, bool message, Encode&& encode) REQUIRES(mu_);
   void release(SegmentId segment, std::uint64_t count, SegmentId acking) REQUIRES(mu_);
   void collect_garbage() REQUIRES(mu_);
 

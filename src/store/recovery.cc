@@ -41,10 +41,19 @@ struct Slice {
   std::ptrdiff_t find(MessageId id) const;
 };
 
+// Where a live (not acked) message of a queue is: its slice and index there.
+struct LiveMessage {
+  Slice* slice = nullptr;
+  std::size_t index = 0;
+};
+
 struct QueueReplay {
   std::vector<Slice> slices;  // in log order
   // Set if an id did not grow (only a hand-made log can do that): acks then search all.
   bool unordered = false;
+
+  // Message `id` if the queue holds it and it is not acked; slice null otherwise.
+  LiveMessage find_live(MessageId id);
 };
 
 class Replayer {
@@ -273,6 +282,23 @@ void Replayer::add(QueueReplay& q, SegmentId segment, MessageId id, std::uint32_
   ++s.live;
 }
 
+LiveMessage QueueReplay::find_live(MessageId id) {
+  auto live_in = [id](Slice& s) {
+    std::ptrdiff_t i = s.find(id);
+    if (i < 0 || s.offsets[static_cast<std::size_t>(i)] == Slice::kAcked) return LiveMessage{};
+    return LiveMessage{&s, static_cast<std::size_t>(i)};
+  };
+  if (!unordered) {
+    auto after = std::upper_bound(slices.begin(), slices.end(), id,
+                                  [](MessageId m, const Slice& s) { return m < s.base_id; });
+    return after == slices.begin() ? LiveMessage{} : live_in(*std::prev(after));
+  }
+  for (Slice& s : slices) {
+    if (LiveMessage found = live_in(s); found.slice != nullptr) return found;
+  }
+  return LiveMessage{};
+}
+
 std::ptrdiff_t Slice::find(MessageId id) const {
   if (id < base_id || id - base_id > UINT32_MAX) return -1;
   const auto delta = static_cast<std::uint32_t>(id - base_id);
@@ -286,21 +312,8 @@ void Replayer::on_ack(SegmentId segment, const AckRecord& a) {
   // An ack that matches nothing was for a message in a deleted or truncated segment.
   auto q = queues_.find(a.queue);
   if (q == queues_.end()) return;
-  auto& slices = q->second.slices;
-  auto matches = [&](Slice& s) {
-    std::ptrdiff_t i = s.find(a.message);
-    if (i < 0 || s.offsets[static_cast<std::size_t>(i)] == Slice::kAcked) return false;
-    release(segment, s, static_cast<std::size_t>(i));
-    return true;
-  };
-  if (!q->second.unordered) {
-    auto after = std::upper_bound(slices.begin(), slices.end(), a.message,
-                                  [](MessageId id, const Slice& s) { return id < s.base_id; });
-    if (after != slices.begin()) matches(*std::prev(after));
-    return;
-  }
-  for (Slice& s : slices) {
-    if (matches(s)) return;
+  if (LiveMessage m = q->second.find_live(a.message); m.slice != nullptr) {
+    release(segment, *m.slice, m.index);
   }
 }
 
@@ -311,11 +324,8 @@ void Replayer::on_purge(SegmentId segment, const PurgeRecord& purge) {
   // here. One it does not (acked since, or in a segment dropped or cut short) is not revived.
   std::vector<HeldMessage> kept;
   for (const HeldMessage& h : purge.held) {
-    for (Slice& s : q->second.slices) {
-      std::ptrdiff_t i = s.find(h.id);
-      if (i < 0 || s.offsets[static_cast<std::size_t>(i)] == Slice::kAcked) continue;
-      kept.push_back({h.id, s.segment, s.offsets[static_cast<std::size_t>(i)]});
-      break;
+    if (LiveMessage m = q->second.find_live(h.id); m.slice != nullptr) {
+      kept.push_back({h.id, m.slice->segment, m.slice->offsets[m.index]});
     }
   }
   for (Slice& s : q->second.slices) {
@@ -352,9 +362,10 @@ Result<void> Replayer::consume_clean_stop() {
   if (!file) return file.error();
   if (auto r = (*file)->truncate(clean_stop_at_.offset); !r) return r;
   if (auto r = (*file)->sync(); !r) return r;
-  logger()->info("previous stop was clean: redelivered flags of recovered messages are exact "
-                 "dir={} segment={}",
-                 dir_.path(), clean_stop_at_.segment);
+  logger()->info(
+      "previous stop was clean: redelivered flags of recovered messages are exact "
+      "dir={} segment={}",
+      dir_.path(), clean_stop_at_.segment);
   return ok();
 }
 
